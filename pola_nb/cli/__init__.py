@@ -1,0 +1,50 @@
+"""The ``pola`` command line. Each command group lives in its own module and registers on ``app``.
+
+:func:`main` is the console entry point: it turns :class:`~pola_nb.errors.PolaUsageError` and click's
+usage errors into one line on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from pola_nb.errors import PolaUsageError
+
+app = typer.Typer(
+    name="pola",
+    help="Opponent shaping: POLA, LOLA and friends. Reproduce the paper, train, evaluate, plot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules register themselves on `app` when imported (one line per module).
+from pola_nb.cli import info_cmd, reproduce_cmd, results_cmd  # noqa: E402,F401
+
+
+def fail(message: str) -> None:
+    """Print one error line on stderr and exit with status 2."""
+    print(f"pola: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (``pola``)."""
+    try:
+        code = app(args=argv, prog_name="pola", standalone_mode=False)
+    except PolaUsageError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        print("pola: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as e:
+        # typer vendors click, so match click's exceptions by interface, not by class.
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            fail(" ".join(e.format_message().split()))
+        if type(e).__name__ == "Abort":
+            print("pola: interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+        raise
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -1,0 +1,98 @@
+"""HDF5 results files: crash-safe writing, validation on reading.
+
+Every file has the root attributes ``schema_version``, ``pola_nb_version``, ``kind`` (what wrote it,
+e.g. ``"fig3"``), ``config`` (JSON), ``command`` (the command line) and ``status``
+(``running``/``complete``/``failed``).
+
+Short jobs write through :func:`atomic_results`: the file is built under a temporary name in the
+target folder and renamed into place only when complete, so an interrupted command leaves either no
+file or the previous one untouched. Long resumable runs write in place with ``status=running``
+and flush after every update (see the training loop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from pola_nb._version import __version__
+from pola_nb.errors import PolaUsageError, require
+
+SCHEMA_VERSION = 1
+
+
+def command_line() -> str:
+    """The command line of this process, for the ``command`` attribute."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def check_output_path(path: str | os.PathLike, force: bool) -> Path:
+    """Validate an output path before any work starts.
+
+    Raises :class:`PolaUsageError` if the folder is missing or the file exists and ``force`` is off.
+    """
+    p = Path(path)
+    require(p.parent.is_dir(), f"output folder does not exist: {p.parent}")
+    require(not p.is_dir(), f"output path is a folder: {p}")
+    require(force or not p.exists(), f"{p} exists; pass --force to overwrite it")
+    return p
+
+
+def write_root_attrs(f: h5py.File, kind: str, config: dict[str, Any], command: str | None = None) -> None:
+    f.attrs["schema_version"] = SCHEMA_VERSION
+    f.attrs["pola_nb_version"] = __version__
+    f.attrs["kind"] = kind
+    f.attrs["config"] = json.dumps(config, sort_keys=True, default=_json_default)
+    f.attrs["command"] = command if command is not None else command_line()
+    f.attrs["status"] = "running"
+
+
+@contextmanager
+def atomic_results(
+    path: str | os.PathLike, kind: str, config: dict[str, Any], force: bool = False
+) -> Iterator[h5py.File]:
+    """Open a new results file for writing; it appears at ``path`` only if the block completes."""
+    p = check_output_path(path, force)
+    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            write_root_attrs(f, kind, config)
+            yield f
+            f.attrs["status"] = "complete"
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def open_results(path: str | os.PathLike) -> h5py.File:
+    """Open a results file read-only, or raise :class:`PolaUsageError` if it is missing or not ours."""
+    p = Path(path)
+    require(p.is_file(), f"no such file: {p}")
+    try:
+        f = h5py.File(p, "r")
+    except OSError:
+        raise PolaUsageError(f"{p} is not an HDF5 file") from None
+    if "schema_version" not in f.attrs or "kind" not in f.attrs:
+        f.close()
+        raise PolaUsageError(f"{p} is not a pola_nb results file")
+    return f
+
+
+def file_config(f: h5py.File) -> dict[str, Any]:
+    return json.loads(f.attrs["config"])
+
+
+def _json_default(x: Any) -> Any:
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x)}")
