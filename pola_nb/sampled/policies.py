@@ -1,0 +1,341 @@
+"""Networks for the sampled games: GRU over the history (spec 2.3), memory-one table, feed-forward.
+
+A *net* maps an observation history to one output vector per step. The same class serves as a
+policy (``n_out`` = number of actions, outputs are logits) and as a value network (``n_out = 1``).
+Every net has
+
+- ``init(rng) -> params``: a flat ``dict[str, float32 array]`` (flax 0.6.3 initialisation for the GRU);
+- ``sequence(params, obs) -> (T', B, n_out)``: the differentiable *scorer* path (``autograd.numpy``),
+  re-running the net from the initial carry over ``obs`` of shape ``(T', B, n_in)`` float32;
+- ``start(B)`` / ``step(params, carry, x) -> (out, carry)``: one step at a time, used by the *sampler*
+  (plain numpy, no gradient) with exactly the same arithmetic as the scorer.
+
+:class:`PolicySampler` wraps a policy net and its parameters into the object the rollout driver
+plays with (``reset(batch)``, ``act(obs, last_reward, u)``). Log-probabilities and values are never
+recorded by the sampler; the scorer recomputes them along the recorded histories, which gives the
+same gradients as differentiating the rollout (sampled actions carry no gradient).
+
+Everything is float32: parameters are float32, observations must be float32, and autograd keeps the
+dtype (numpy 2 treats Python scalars as weak, so constants do not promote).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.extend import defvjp, primitive
+from autograd.tracer import getval
+
+from pola_nb.errors import require
+
+Params = dict[str, Any]
+F32 = np.float32
+
+
+# ----------------------------------------------------------------------------------------------
+# flax 0.6.3 default initialisers
+
+
+def lecun_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    """flax ``lecun_normal``: truncated normal on [-2, 2], rescaled to variance ``1 / fan_in``."""
+    out = rng.standard_normal((fan_in, fan_out))
+    bad = np.abs(out) > 2.0
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2.0
+    # 0.8796... is the std of a standard normal truncated to [-2, 2] (as in jax.nn.initializers).
+    return (out * (np.sqrt(1.0 / fan_in) / 0.87962566103423978)).astype(F32)
+
+
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """jax ``orthogonal`` for a square matrix: Q of a QR decomposition with sign-corrected columns."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return (q * np.sign(np.diag(r))).astype(F32)
+
+
+# ----------------------------------------------------------------------------------------------
+# elementwise helpers usable on plain arrays and on autograd boxes
+
+
+@primitive
+def sigmoid(x):
+    """Logistic function, one primitive (its derivative is written with differentiable ops)."""
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+defvjp(sigmoid, lambda ans, x: lambda g: g * ans * (1.0 - ans))
+
+
+def mm(x, w):
+    """``x @ w`` for ``x`` of any rank ``(..., n)`` and a matrix ``w`` ``(n, m)`` (BLAS, unlike 3-D dot)."""
+    if x.ndim == 2:
+        return anp.dot(x, w)
+    lead = x.shape[:-1]
+    return anp.reshape(anp.dot(anp.reshape(x, (-1, x.shape[-1])), w), (*lead, w.shape[1]))
+
+
+def relu(x):
+    return anp.maximum(x, 0.0)
+
+
+def log_softmax(x):
+    """Log-softmax over the last axis (the max shift carries no gradient, as it cancels)."""
+    s = x - np.max(getval(x), axis=-1, keepdims=True)
+    return s - anp.log(anp.sum(anp.exp(s), axis=-1, keepdims=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# nets
+
+
+class Net:
+    """Interface shared by all nets (see the module docstring)."""
+
+    n_in: int
+    n_out: int
+
+    def init(self, rng: np.random.Generator) -> Params:
+        raise NotImplementedError
+
+    def start(self, batch: int) -> Any:
+        return None
+
+    def step(self, params: Params, carry: Any, x):
+        raise NotImplementedError
+
+    def sequence(self, params: Params, obs):
+        """Outputs for every step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, n_out)``."""
+        carry = self.start(obs.shape[1])
+        outs = []
+        for t in range(obs.shape[0]):
+            y, carry = self.step(params, carry, obs[t])
+            outs.append(y)
+        return anp.stack(outs)
+
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class GRUNet(Net):
+    """``layers_before_gru`` Dense layers, a flax ``GRUCell`` of width ``hidden``, a Dense head.
+
+    Forward for one step (spec 2.3): ``x <- relu(Dense(x))``; with 2 layers also ``x <- Dense(x)``
+    (no activation); ``r = σ(W_ir x + b_ir + W_hr h)``, ``z = σ(W_iz x + b_iz + W_hz h)``,
+    ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``, ``h' = (1 - z) ⊙ n + z ⊙ h``; output
+    ``Dense(h')``. The carry starts at zero for every episode.
+    """
+
+    n_in: int
+    n_out: int
+    hidden: int = 64
+    layers_before_gru: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.layers_before_gru in (1, 2), "layers_before_gru must be 1 or 2")
+        require(self.hidden >= 1, "hidden size must be positive")
+
+    def init(self, rng: np.random.Generator) -> Params:
+        H = self.hidden
+        p: Params = {"dense0_w": lecun_normal(rng, self.n_in, H), "dense0_b": np.zeros(H, F32)}
+        if self.layers_before_gru == 2:
+            p["dense1_w"] = lecun_normal(rng, H, H)
+            p["dense1_b"] = np.zeros(H, F32)
+        for g in ("r", "z", "n"):
+            p[f"i{g}_w"] = lecun_normal(rng, H, H)
+            p[f"i{g}_b"] = np.zeros(H, F32)
+        for g in ("r", "z", "n"):
+            p[f"h{g}_w"] = orthogonal(rng, H)
+        p["hn_b"] = np.zeros(H, F32)
+        p["head_w"] = lecun_normal(rng, H, self.n_out)
+        p["head_b"] = np.zeros(self.n_out, F32)
+        return p
+
+    # Each gate has its own matmul: slicing a fused (B, 3H) product would cost an ``add.at`` per
+    # slice in autograd's backward pass, which is slower than the extra BLAS calls.
+    def _embed(self, p: Params, x):
+        """Input of the GRU cell for observations ``x`` ``(..., n_in)``: shape ``(..., H)``."""
+        x = relu(mm(x, p["dense0_w"]) + p["dense0_b"])
+        if self.layers_before_gru == 2:
+            x = mm(x, p["dense1_w"]) + p["dense1_b"]
+        return x
+
+    def _cell(self, p: Params, x, h):
+        r = sigmoid(mm(x, p["ir_w"]) + p["ir_b"] + mm(h, p["hr_w"]))
+        z = sigmoid(mm(x, p["iz_w"]) + p["iz_b"] + mm(h, p["hz_w"]))
+        n = anp.tanh(mm(x, p["in_w"]) + p["in_b"] + r * (mm(h, p["hn_w"]) + p["hn_b"]))
+        return n + z * (h - n)
+
+    def start(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.hidden), F32)
+
+    def step(self, params: Params, carry, x):
+        h = self._cell(params, self._embed(params, x), carry)
+        return mm(h, params["head_w"]) + params["head_b"], h
+
+    def hidden_states(self, params: Params, obs):
+        """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)``."""
+        h = self.start(obs.shape[1])
+        hs = []
+        for t in range(obs.shape[0]):
+            h = self._cell(params, self._embed(params, obs[t]), h)
+            hs.append(h)
+        return anp.stack(hs)
+
+    def sequence(self, params: Params, obs):
+        hs = self.hidden_states(params, obs)
+        return mm(hs, params["head_w"]) + params["head_b"]
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "gru", "n_in": self.n_in, "n_out": self.n_out, "hidden": self.hidden,
+                "layers_before_gru": self.layers_before_gru}
+
+
+IPD_OBS_DIM = 6
+
+
+def ipd_state_onehot(obs: np.ndarray) -> np.ndarray:
+    """Memory-one state of IPD observations ``(..., 6)`` as a one-hot ``(..., 5)`` float32.
+
+    State order DD, DC, CD, CC, start (agent 1 first, C = action 1), as in the exact IPD.
+    """
+    obs = np.asarray(obs)
+    start = obs[..., 2] > 0.5
+    idx = np.where(start, 4, 2 * (obs[..., 1] > 0.5) + (obs[..., 4] > 0.5))
+    return np.eye(5, dtype=F32)[idx]
+
+
+@dataclass(frozen=True)
+class MemoryOneTable(Net):
+    """Tabular policy/value on the IPD: one output row per previous joint action (and start)."""
+
+    n_out: int = 2
+    n_in: int = IPD_OBS_DIM
+
+    def __post_init__(self) -> None:
+        require(self.n_in == IPD_OBS_DIM, "the memory-one table only works on the IPD (6-dim observations)")
+
+    def init(self, rng: np.random.Generator) -> Params:
+        return {"table": np.zeros((5, self.n_out), F32)}
+
+    def step(self, params: Params, carry, x):
+        return mm(ipd_state_onehot(x), params["table"]), None
+
+    def sequence(self, params: Params, obs):
+        return mm(ipd_state_onehot(obs), params["table"])
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "memory-one", "n_in": self.n_in, "n_out": self.n_out}
+
+
+@dataclass(frozen=True)
+class FeedForwardNet(Net):
+    """Dense(hidden)-ReLU-Dense(n_out) on the current observation only (no memory)."""
+
+    n_in: int
+    n_out: int
+    hidden: int = 64
+
+    def init(self, rng: np.random.Generator) -> Params:
+        return {"dense0_w": lecun_normal(rng, self.n_in, self.hidden), "dense0_b": np.zeros(self.hidden, F32),
+                "head_w": lecun_normal(rng, self.hidden, self.n_out), "head_b": np.zeros(self.n_out, F32)}
+
+    def step(self, params: Params, carry, x):
+        return self.sequence(params, x), None
+
+    def sequence(self, params: Params, obs):
+        h = relu(mm(obs, params["dense0_w"]) + params["dense0_b"])
+        return mm(h, params["head_w"]) + params["head_b"]
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "feed-forward", "n_in": self.n_in, "n_out": self.n_out, "hidden": self.hidden}
+
+
+def make_net(kind: str, n_in: int, n_out: int, hidden: int = 64, layers_before_gru: int = 1) -> Net:
+    """Build a net by name: ``gru``, ``memory-one`` (IPD only) or ``feed-forward``."""
+    if kind == "gru":
+        return GRUNet(n_in, n_out, hidden, layers_before_gru)
+    if kind == "memory-one":
+        return MemoryOneTable(n_out=n_out, n_in=n_in)
+    if kind == "feed-forward":
+        return FeedForwardNet(n_in, n_out, hidden)
+    raise require(False, f"unknown policy kind {kind!r}; choose gru, memory-one or feed-forward")
+
+
+# ----------------------------------------------------------------------------------------------
+# agents: a policy net and a value net of the same kind
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The two nets of an agent. Parameters of an agent are ``{"pol": ..., "val": ...}``."""
+
+    policy: Net
+    value: Net
+
+    def init(self, rng: np.random.Generator) -> dict[str, Params]:
+        return {"pol": self.policy.init(rng), "val": self.value.init(rng)}
+
+    def describe(self) -> dict[str, Any]:
+        return {"policy": self.policy.describe(), "value": self.value.describe()}
+
+
+def make_architecture(kind: str, obs_dim: int, n_actions: int, hidden: int = 64,
+                      layers_before_gru: int = 1) -> Architecture:
+    return Architecture(make_net(kind, obs_dim, n_actions, hidden, layers_before_gru),
+                        make_net(kind, obs_dim, 1, hidden, layers_before_gru))
+
+
+# ----------------------------------------------------------------------------------------------
+# scorer helpers (autograd)
+
+
+def policy_log_probs(net: Net, params: Params, obs):
+    """Log-probability tables ``(T, B, A)`` along ``obs`` ``(T, B, n_in)`` (o_0..o_{T-1})."""
+    return log_softmax(net.sequence(params, obs))
+
+
+def values(net: Net, params: Params, obs):
+    """Values ``(T+1, B)`` along all observations ``obs`` ``(T+1, B, n_in)`` (o_0..o_T)."""
+    return net.sequence(params, obs)[..., 0]
+
+
+def taken(logp_table, actions: np.ndarray):
+    """Log-probabilities of the recorded ``actions`` ``(T, B)`` int from tables ``(T, B, A)``."""
+    onehot = np.eye(logp_table.shape[-1], dtype=F32)[actions]
+    return anp.sum(logp_table * onehot, axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# sampler (no gradient)
+
+
+class PolicySampler:
+    """Plays a policy net in the rollout driver: ``reset(batch)`` then ``act`` once per step.
+
+    ``act(obs (B, n_in) float32, last_reward (B,), u (B,) float32 uniforms) -> actions (B,) int32``
+    draws from the categorical distribution by inverting its CDF at ``u``; the net's carry is kept.
+    """
+
+    def __init__(self, net: Net, params: Params):
+        self.net = net
+        self.params = {k: np.asarray(getval(v), F32) for k, v in params.items()}
+        self.carry = None
+
+    def reset(self, batch: int) -> None:
+        self.carry = self.net.start(batch)
+
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        out, self.carry = self.net.step(self.params, self.carry, obs)
+        return out
+
+    def act(self, obs: np.ndarray, last_reward: np.ndarray | None = None,
+            u: np.ndarray | None = None) -> np.ndarray:
+        logits = self.logits(np.asarray(obs, F32))
+        probs = np.exp(log_softmax(logits))
+        cdf = np.cumsum(probs, axis=-1)
+        a = (cdf < u[:, None]).sum(axis=-1)
+        return np.minimum(a, probs.shape[-1] - 1).astype(np.int32)

@@ -1,0 +1,148 @@
+"""Policies of the sampled games: initialisation, GRU equations, sampler = scorer, derivatives, dtype."""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+from autograd.test_util import check_grads
+
+from pola_nb.sampled.policies import (
+    FeedForwardNet,
+    GRUNet,
+    MemoryOneTable,
+    PolicySampler,
+    ipd_state_onehot,
+    make_architecture,
+    policy_log_probs,
+    taken,
+    values,
+)
+
+
+def _obs(rng, T, B, n):
+    return rng.random((T, B, n)).astype(np.float32)
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _reference_gru(p, obs, layers):
+    """Spec 2.3 written out literally, one step at a time, in float64."""
+    p = {k: v.astype(np.float64) for k, v in p.items()}
+    h = np.zeros((obs.shape[1], p["hr_w"].shape[0]))
+    out = []
+    for x in obs.astype(np.float64):
+        x = np.maximum(x @ p["dense0_w"] + p["dense0_b"], 0)
+        if layers == 2:
+            x = x @ p["dense1_w"] + p["dense1_b"]
+        r = _sig(x @ p["ir_w"] + p["ir_b"] + h @ p["hr_w"])
+        z = _sig(x @ p["iz_w"] + p["iz_b"] + h @ p["hz_w"])
+        n = np.tanh(x @ p["in_w"] + p["in_b"] + r * (h @ p["hn_w"] + p["hn_b"]))
+        h = (1 - z) * n + z * h
+        out.append(h @ p["head_w"] + p["head_b"])
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_gru_matches_spec_equations(layers):
+    rng = np.random.default_rng(0)
+    net = GRUNet(6, 2, hidden=8, layers_before_gru=layers)
+    p = net.init(rng)
+    # non-zero biases so that every term of the equations is exercised
+    p = {k: (v + 0.1 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in p.items()}
+    obs = _obs(rng, 7, 5, 6)
+    got = net.sequence(p, obs)
+    assert got.dtype == np.float32 and got.shape == (7, 5, 2)
+    np.testing.assert_allclose(got, _reference_gru(p, obs, layers), rtol=1e-4, atol=1e-5)
+
+
+def test_flax_initialisation():
+    rng = np.random.default_rng(1)
+    net = GRUNet(36, 4, hidden=64, layers_before_gru=2)
+    p = net.init(rng)
+    assert all(v.dtype == np.float32 for v in p.values())
+    for g in "rzn":
+        w = p[f"h{g}_w"].astype(np.float64)
+        np.testing.assert_allclose(w.T @ w, np.eye(64), atol=1e-5)  # orthogonal recurrent kernels
+    for name, fan_in in [("dense0_w", 36), ("dense1_w", 64), ("ir_w", 64), ("head_w", 64)]:
+        w = p[name]
+        std = np.sqrt(1 / fan_in) / 0.87962566103423978
+        assert np.abs(w).max() <= 2 * std + 1e-6  # truncated at 2 std of the underlying normal
+        assert abs(w.std() * np.sqrt(fan_in) - 1.0) < 0.15  # variance 1 / fan_in
+    for name in ("dense0_b", "dense1_b", "ir_b", "iz_b", "in_b", "hn_b", "head_b"):
+        assert not p[name].any()
+    assert set(p) >= {"hr_w", "hz_w", "hn_w"} and "hr_b" not in p  # flax GRUCell: no bias on W_hr, W_hz
+
+
+@pytest.mark.parametrize("net", [GRUNet(6, 2, hidden=5), MemoryOneTable(2), FeedForwardNet(6, 2, hidden=5)])
+def test_sampler_and_scorer_agree(net):
+    rng = np.random.default_rng(2)
+    p = net.init(rng)
+    p = {k: (v + 0.3 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in p.items()}
+    obs = np.eye(6, dtype=np.float32)[rng.integers(0, 6, (9, 4))]
+    s = PolicySampler(net, p)
+    s.reset(4)
+    stepped = np.stack([s.logits(o) for o in obs])
+    np.testing.assert_allclose(stepped, net.sequence(p, obs), rtol=1e-5, atol=1e-6)
+
+
+def test_sampler_draws_from_softmax():
+    rng = np.random.default_rng(3)
+    net = MemoryOneTable(4)
+    p = {"table": np.tile(np.array([0.0, 1.0, -1.0, 0.5], np.float32), (5, 1))}
+    s = PolicySampler(net, p)
+    B = 200_000
+    s.reset(B)
+    obs = np.tile(np.array([0, 0, 1, 0, 0, 1], np.float32), (B, 1))
+    a = s.act(obs, np.zeros(B, np.float32), rng.random(B, dtype=np.float32))
+    freq = np.bincount(a, minlength=4) / B
+    probs = np.exp(p["table"][0]) / np.exp(p["table"][0]).sum()
+    np.testing.assert_allclose(freq, probs, atol=5e-3)
+
+
+def test_memory_one_states():
+    # [onehot3(a1), onehot3(a2)] with slots (D, C, start)
+    obs = np.array([[1, 0, 0, 1, 0, 0], [1, 0, 0, 0, 1, 0], [0, 1, 0, 1, 0, 0], [0, 1, 0, 0, 1, 0],
+                    [0, 0, 1, 0, 0, 1]], np.float32)
+    np.testing.assert_array_equal(ipd_state_onehot(obs), np.eye(5))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_gru_second_order_derivatives(layers):
+    """check_grads (reverse mode, order 2) in float64 through log-probs and values of a tiny GRU."""
+    rng = np.random.default_rng(4)
+    arch = make_architecture("gru", 6, 2, hidden=3, layers_before_gru=layers)
+    params = arch.init(rng)
+    params = {k: {n: (v + 0.2 * rng.standard_normal(v.shape)).astype(np.float64) for n, v in d.items()}
+              for k, d in params.items()}
+    obs = rng.random((5, 3, 6))
+    acts = rng.integers(0, 2, (4, 3))
+
+    def f(par):
+        lp = taken(policy_log_probs(arch.policy, par["pol"], obs[:4]), acts)
+        v = values(arch.value, par["val"], obs)
+        return anp.sum(anp.cumsum(lp, axis=0) * anp.tanh(v[:4])) + anp.sum(v[4] ** 2)
+
+    check_grads(f, modes=["rev"], order=2)(params)
+
+
+def test_float32_is_preserved_through_second_order():
+    rng = np.random.default_rng(5)
+    net = GRUNet(6, 2, hidden=4)
+    p = net.init(rng)
+    obs = _obs(rng, 3, 2, 6)
+    acts = rng.integers(0, 2, (3, 2))
+
+    def f(q):
+        return anp.mean(taken(policy_log_probs(net, q, obs), acts))
+
+    def g(q):
+        gr = grad(f)(q)
+        return f({k: q[k] - 0.5 * gr[k] for k in q})
+
+    assert np.asarray(f(p)).dtype == np.float32
+    for v in grad(g)(p).values():
+        assert v.dtype == np.float32
