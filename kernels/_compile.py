@@ -1,0 +1,45 @@
+"""Compile plain-Python scalar bodies once per target (CPU ``njit`` and CUDA device functions).
+
+A game module writes its per-environment logic as ordinary Python functions that call each
+other by global name. :func:`compile_module` copies those functions into a fresh globals
+dictionary in which every listed name is replaced by its compiled version for one target, so
+the *same* source becomes a set of CPU functions and a set of CUDA device functions. Kernel
+wrappers (the only target-specific code: ``prange`` loop vs grid-stride loop) are compiled the
+same way and see the target's bodies.
+
+Copies are plain (non-closure) functions, so numba's on-disk cache works for the CPU kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import FunctionType, SimpleNamespace
+
+
+def _rebind(fn: FunctionType, namespace: dict) -> FunctionType:
+    new = FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__qualname__ = fn.__qualname__
+    new.__module__ = fn.__module__
+    new.__doc__ = fn.__doc__
+    return new
+
+
+def compile_module(
+    module_globals: dict,
+    scalars: Iterable[str],
+    kernels: Iterable[str],
+    device_jit: Callable,
+    kernel_jit: Callable,
+) -> SimpleNamespace:
+    """Compile ``scalars`` with ``device_jit`` and ``kernels`` with ``kernel_jit``.
+
+    Returns a namespace holding the compiled kernels (and the compiled scalars, for tests).
+    Compilation itself stays lazy (numba compiles on the first call).
+    """
+    ns = dict(module_globals)
+    out = {}
+    for name in scalars:
+        ns[name] = out[name] = device_jit(_rebind(module_globals[name], ns))
+    for name in kernels:
+        ns[name] = out[name] = kernel_jit(_rebind(module_globals[name], ns))
+    return SimpleNamespace(**out)

@@ -1,0 +1,277 @@
+"""Coin Game on an N x N torus (spec 1(c)), batched over environments.
+
+Positions are (row, col) pairs. Actions: 0 = right (col + 1), 1 = left (col - 1),
+2 = down (row + 1), 3 = up (row - 1), all modulo N. Agent 1 = red, agent 2 = blue.
+
+State, structure of arrays, ``state`` int32 of shape (11, B), rows
+``[red_r, red_c, blue_r, blue_c, coin_r, coin_c, coin_is_red, mode1, mode2, last_r1, last_r2]``:
+``mode`` is a fixed TFT strategy's mode (0 cooperate, 1 defect) and ``last_r`` the agent's reward
+of the previous step (Coin Game rewards are integers: +1, -2, -1 or 0).
+
+Observation, float32 (4 N^2,): channels [red position, blue position, red coin, blue coin],
+each N x N, flattened channel-major (flat cell = row * N + col). With ``centric`` agent 2's
+observation (``obs2``) has the channels swapped to [blue, red, blue coin, red coin].
+
+Uniforms: ``ur`` (4, B) at reset [red cell, blue cell, coin cell, colour]; ``us`` (T, 3, B) per
+step [agent 1, agent 2, coin respawn cell]; ``u = us[t]`` (3, B) in the per-step kernel.
+Outputs: ``actions`` (T, B, 2) int8, ``rewards`` (T, B, 2) float32, ``pickups`` (T, B, 4) int8
+[RR, RB, BR, BB] (red picks red, red picks blue, blue picks red, blue picks blue),
+``obs`` / ``obs2`` (T + 1, B, 4 N^2) float32. ``ext`` (2, B) int8: actions chosen outside.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+from numba import njit, prange
+from pola_kernels import config
+from pola_kernels._compile import compile_module
+from pola_kernels.common import uniform_int  # noqa: F401  (compiled into this module's bodies)
+from pola_kernels.config import ALLC, ALLD, EXTERNAL, MODE_COOP, MODE_DEFECT, TFT
+
+N_STATE = 11
+
+# ---------------------------------------------------------------- scalar bodies (written once)
+
+
+def coin_move(r, c, a, n):
+    if a == 0:
+        c = c + 1 if c + 1 < n else 0
+    elif a == 1:
+        c = c - 1 if c > 0 else n - 1
+    elif a == 2:
+        r = r + 1 if r + 1 < n else 0
+    else:
+        r = r - 1 if r > 0 else n - 1
+    return r, c
+
+
+def coin_place(n, rr, rc, br, bc, u):
+    """Cell (row, col) drawn uniformly among the cells under neither agent."""
+    p_red = rr * n + rc
+    p_blue = br * n + bc
+    lo = min(p_red, p_blue)
+    hi = max(p_red, p_blue)
+    free = n * n - 1 if lo == hi else n * n - 2
+    k = uniform_int(u, free)
+    if k >= lo:  # the k-th free cell in increasing flat order: skip the occupied ones
+        k += 1
+        if lo != hi and k >= hi:
+            k += 1
+    return k // n, k % n
+
+
+def coin_greedy(n, r, c, cr, cc):
+    """Shortest torus step towards the coin; vertical moves take priority (spec 1(c))."""
+    right = (cc - c + n) % n
+    left = (c - cc + n) % n
+    down = (cr - r + n) % n
+    up = (r - cr + n) % n
+    a = 0
+    if left < right:
+        a = 1
+    if down < up:
+        a = 2
+    if up < down:
+        a = 3
+    return a
+
+
+def coin_strategy(sid, me, n, rr, rc, br, bc, cr, cc, red, mode, u):
+    """Action of fixed strategy ``sid`` for agent ``me`` (0 red, 1 blue)."""
+    if sid == ALLD or sid == ALLC or sid == TFT:
+        if me == 0:
+            a = coin_greedy(n, rr, rc, cr, cc)
+            mine = red == 1
+        else:
+            a = coin_greedy(n, br, bc, cr, cc)
+            mine = red == 0
+        if sid == ALLD or (sid == TFT and mode == MODE_DEFECT) or mine:
+            return a
+        return a ^ 1  # cooperative: the opposite move (right <-> left, down <-> up)
+    return uniform_int(u, 4)
+
+
+def coin_mode(mode, last):
+    if last < 0:
+        return MODE_DEFECT
+    if last > 0:
+        return MODE_COOP
+    return mode
+
+
+def coin_turn(n, s1, s2, e1, e2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, u1, u2, ue):
+    """One simultaneous step.
+
+    Returns ``(a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, RR, RB, BR, BB)``.
+    """
+    m1 = coin_mode(m1, l1)
+    m2 = coin_mode(m2, l2)
+    a1 = e1 if s1 == EXTERNAL else coin_strategy(s1, 0, n, rr, rc, br, bc, cr, cc, red, m1, u1)
+    a2 = e2 if s2 == EXTERNAL else coin_strategy(s2, 1, n, rr, rc, br, bc, cr, cc, red, m2, u2)
+    rr, rc = coin_move(rr, rc, a1, n)
+    br, bc = coin_move(br, bc, a2, n)
+    red_get = 1 if (rr == cr and rc == cc) else 0
+    blue_get = 1 if (br == cr and bc == cc) else 0
+    p_rr = red_get * red
+    p_rb = red_get * (1 - red)
+    p_br = blue_get * red
+    p_bb = blue_get * (1 - red)
+    r1 = red_get - 2 * p_br
+    r2 = blue_get - 2 * p_rb
+    if red_get + blue_get > 0:
+        cr, cc = coin_place(n, rr, rc, br, bc, ue)
+        red = 1 - red
+    return a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, p_rr, p_rb, p_br, p_bb
+
+
+def coin_write_obs(obs, t, i, n, rr, rc, br, bc, cr, cc, red, swap):
+    n2 = n * n
+    for k in range(4 * n2):
+        obs[t, i, k] = 0.0
+    own = rr * n + rc
+    other = br * n + bc
+    coin_ch = 2 if red == 1 else 3
+    if swap:
+        own, other = other, own
+        coin_ch = 5 - coin_ch
+    obs[t, i, own] = 1.0
+    obs[t, i, n2 + other] = 1.0
+    obs[t, i, coin_ch * n2 + cr * n + cc] = 1.0
+
+
+def coin_write_both(obs, obs2, t, i, n, centric, rr, rc, br, bc, cr, cc, red):
+    coin_write_obs(obs, t, i, n, rr, rc, br, bc, cr, cc, red, False)
+    if centric:
+        coin_write_obs(obs2, t, i, n, rr, rc, br, bc, cr, cc, red, True)
+
+
+def coin_reset(n, u0, u1, u2, u3):
+    """Returns ``(rr, rc, br, bc, cr, cc, red)`` of a fresh episode."""
+    p_red = uniform_int(u0, n * n)
+    p_blue = uniform_int(u1, n * n)
+    rr = p_red // n
+    rc = p_red % n
+    br = p_blue // n
+    bc = p_blue % n
+    cr, cc = coin_place(n, rr, rc, br, bc, u2)
+    return rr, rc, br, bc, cr, cc, uniform_int(u3, 2)
+
+
+def coin_env_reset(i, n, centric, ur, state, obs, obs2):
+    rr, rc, br, bc, cr, cc, red = coin_reset(n, ur[0, i], ur[1, i], ur[2, i], ur[3, i])
+    state[0, i] = rr
+    state[1, i] = rc
+    state[2, i] = br
+    state[3, i] = bc
+    state[4, i] = cr
+    state[5, i] = cc
+    state[6, i] = red
+    state[7, i] = MODE_COOP
+    state[8, i] = MODE_COOP
+    state[9, i] = 0
+    state[10, i] = 0
+    coin_write_both(obs, obs2, 0, i, n, centric, rr, rc, br, bc, cr, cc, red)
+
+
+def coin_env_advance(i, t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+    a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, p_rr, p_rb, p_br, p_bb = coin_turn(
+        n, s1, s2, ext[0, i], ext[1, i], state[0, i], state[1, i], state[2, i], state[3, i],
+        state[4, i], state[5, i], state[6, i], state[7, i], state[8, i], state[9, i], state[10, i],
+        u[0, i], u[1, i], u[2, i])
+    state[0, i] = rr
+    state[1, i] = rc
+    state[2, i] = br
+    state[3, i] = bc
+    state[4, i] = cr
+    state[5, i] = cc
+    state[6, i] = red
+    state[7, i] = m1
+    state[8, i] = m2
+    state[9, i] = r1
+    state[10, i] = r2
+    actions[t, i, 0] = a1
+    actions[t, i, 1] = a2
+    rewards[t, i, 0] = r1
+    rewards[t, i, 1] = r2
+    pickups[t, i, 0] = p_rr
+    pickups[t, i, 1] = p_rb
+    pickups[t, i, 2] = p_br
+    pickups[t, i, 3] = p_bb
+    coin_write_both(obs, obs2, t + 1, i, n, centric, rr, rc, br, bc, cr, cc, red)
+
+
+def coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    rr, rc, br, bc, cr, cc, red = coin_reset(n, ur[0, i], ur[1, i], ur[2, i], ur[3, i])
+    m1 = MODE_COOP
+    m2 = MODE_COOP
+    l1 = 0
+    l2 = 0
+    if keep_obs:
+        coin_write_both(obs, obs2, 0, i, n, centric, rr, rc, br, bc, cr, cc, red)
+    for t in range(us.shape[0]):
+        a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, p_rr, p_rb, p_br, p_bb = coin_turn(
+            n, s1, s2, 0, 0, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2,
+            us[t, 0, i], us[t, 1, i], us[t, 2, i])
+        actions[t, i, 0] = a1
+        actions[t, i, 1] = a2
+        rewards[t, i, 0] = l1
+        rewards[t, i, 1] = l2
+        pickups[t, i, 0] = p_rr
+        pickups[t, i, 1] = p_rb
+        pickups[t, i, 2] = p_br
+        pickups[t, i, 3] = p_bb
+        if keep_obs:
+            coin_write_both(obs, obs2, t + 1, i, n, centric, rr, rc, br, bc, cr, cc, red)
+
+
+SCALARS = ("uniform_int", "coin_move", "coin_place", "coin_greedy", "coin_strategy", "coin_mode",
+           "coin_turn", "coin_write_obs", "coin_write_both", "coin_reset", "coin_env_reset",
+           "coin_env_advance", "coin_env_rollout")
+
+# ---------------------------------------------------------------- kernel wrappers per target
+
+
+def reset_cpu(n, centric, ur, state, obs, obs2):
+    for i in prange(state.shape[1]):
+        coin_env_reset(i, n, centric, ur, state, obs, obs2)
+
+
+def advance_cpu(t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+    for i in prange(state.shape[1]):
+        coin_env_advance(i, t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2)
+
+
+def rollout_cpu(n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    for i in prange(us.shape[2]):
+        coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
+
+
+def reset_cuda(n, centric, ur, state, obs, obs2):
+    for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
+        coin_env_reset(i, n, centric, ur, state, obs, obs2)
+
+
+def advance_cuda(t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+    for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
+        coin_env_advance(i, t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2)
+
+
+def rollout_cuda(n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
+        coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
+
+
+@functools.cache
+def kernels(target: str) -> SimpleNamespace:
+    """Compiled Coin Game kernels for ``target`` in {"cpu", "cuda"}: ``reset``, ``advance``, ``rollout``."""
+    if target == "cpu":
+        ns = compile_module(globals(), SCALARS, ("reset_cpu", "advance_cpu", "rollout_cpu"),
+                            njit(**config.CPU_DEVICE_OPTIONS), njit(**config.CPU_KERNEL_OPTIONS))
+        return SimpleNamespace(reset=ns.reset_cpu, advance=ns.advance_cpu, rollout=ns.rollout_cpu, scalars=ns)
+    from numba import cuda
+
+    ns = compile_module({**globals(), "cuda": cuda}, SCALARS, ("reset_cuda", "advance_cuda", "rollout_cuda"),
+                        cuda.jit(**config.CUDA_DEVICE_OPTIONS), cuda.jit(**config.CUDA_KERNEL_OPTIONS))
+    return SimpleNamespace(reset=ns.reset_cuda, advance=ns.advance_cuda, rollout=ns.rollout_cuda, scalars=ns)

@@ -1,0 +1,48 @@
+"""Central settings of the kernels: dtypes, numba options, CUDA launch shape, strategy ids.
+
+Everything a kernel module needs to agree on lives here, so CPU and CUDA code cannot drift.
+Launch settings are read at every launch (not at import), so tests can shrink thread blocks::
+
+    from pola_kernels import config
+    config.THREADS_PER_BLOCK, config.MAX_BLOCKS = 4, 3   # several blocks and grid-stride loops
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+# dtypes of the arrays the kernels read and write
+FLOAT = np.float32  # observations, rewards, uniforms
+ACTION = np.int8  # actions (T, B, 2)
+PICKUP = np.int8  # coin pick-up indicators (T, B, 4)
+STATE = np.int32  # structure-of-arrays game state (S, B)
+
+# numba options for CPU kernels. Caching can go stale when a *different* file that a kernel
+# inlines changes (numba tracks only the kernel's own file); set POLA_NUMBA_CACHE=0 when
+# editing kernels/common.py.
+CACHE = os.environ.get("POLA_NUMBA_CACHE", "1") != "0"
+FASTMATH = True
+CPU_DEVICE_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy")
+CPU_KERNEL_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy", parallel=True)
+CUDA_DEVICE_OPTIONS = dict(device=True, fastmath=FASTMATH)
+CUDA_KERNEL_OPTIONS = dict(fastmath=FASTMATH)
+
+# CUDA launch: blocks = min(ceil(B / THREADS_PER_BLOCK), MAX_BLOCKS); kernels loop grid-stride.
+THREADS_PER_BLOCK = 128
+MAX_BLOCKS = 65535
+
+# Fixed-strategy ids understood by the kernels. EXTERNAL = the action comes from the caller.
+EXTERNAL = -1
+ALLD = 0  # IPD: always defect; Coin Game: greedy shortest path to the coin
+ALLC = 1  # IPD: always cooperate; Coin Game: go for own-colour coins, step away from others
+TFT = 2  # IPD: copy the opponent's previous action (C first); Coin Game: spec 1(c) mode flag
+RANDOM = 3  # uniformly random action
+
+# Coin Game TFT modes
+MODE_COOP = 0
+MODE_DEFECT = 1
+
+# Uniforms per env and step: [agent 1, agent 2, environment]; see pola_nb.sampled.rollout.
+U_PER_STEP = 3

@@ -1,0 +1,138 @@
+"""IPD with full history (spec 1(b)), batched over environments.
+
+State, structure of arrays, ``state`` int32 of shape (2, B): the previous actions
+``(p1, p2)`` with the one-hot slot coding 0 = D, 1 = C, 2 = start (before the first step).
+Observation, float32 (6,): ``[onehot3(p1), onehot3(p2)]``; both agents see the same vector.
+Rewards: ``pay`` is the float32 table ``[M[0,0], M[0,1], M[1,0], M[1,1]]`` of the payoff
+matrix ``M[my action, other action] = [[0, cf/2], [cf/2 - 1, cf - 1]]``; agent 1 gets
+``M[a1, a2]``, agent 2 gets ``M[a2, a1]``. The environment draws no random numbers.
+
+Array arguments of the kernels (T steps, B envs):
+``us`` (T, 3, B) float32 uniforms [agent 1, agent 2, env]; ``u`` = ``us[t]`` (3, B);
+``ext`` (2, B) int8 actions chosen outside (used where a strategy id is ``EXTERNAL``);
+``actions`` (T, B, 2) int8; ``rewards`` (T, B, 2) float32; ``obs`` (T + 1, B, 6) float32.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+from numba import njit, prange
+from pola_kernels import config
+from pola_kernels._compile import compile_module
+from pola_kernels.common import uniform_int  # noqa: F401  (compiled into this module's bodies)
+from pola_kernels.config import ALLC, ALLD, EXTERNAL, TFT
+
+OBS_DIM = 6
+START = 2
+
+# ---------------------------------------------------------------- scalar bodies (written once)
+
+
+def ipd_strategy(sid, opp_prev, u):
+    """Action (0 = D, 1 = C) of fixed strategy ``sid`` given the opponent's previous action."""
+    if sid == ALLD:
+        return 0
+    if sid == ALLC:
+        return 1
+    if sid == TFT:
+        return 1 if opp_prev == START else opp_prev
+    return uniform_int(u, 2)
+
+
+def ipd_turn(s1, s2, e1, e2, p1, p2, u1, u2, pay):
+    """One simultaneous step: returns ``(a1, a2, r1, r2)``."""
+    a1 = e1 if s1 == EXTERNAL else ipd_strategy(s1, p2, u1)
+    a2 = e2 if s2 == EXTERNAL else ipd_strategy(s2, p1, u2)
+    return a1, a2, pay[a1 * 2 + a2], pay[a2 * 2 + a1]
+
+
+def ipd_write_obs(obs, t, i, p1, p2):
+    for k in range(3):
+        obs[t, i, k] = 1.0 if k == p1 else 0.0
+        obs[t, i, 3 + k] = 1.0 if k == p2 else 0.0
+
+
+def ipd_env_reset(i, state, obs):
+    state[0, i] = START
+    state[1, i] = START
+    ipd_write_obs(obs, 0, i, START, START)
+
+
+def ipd_env_advance(i, t, s1, s2, ext, pay, state, u, actions, rewards, obs):
+    a1, a2, r1, r2 = ipd_turn(s1, s2, ext[0, i], ext[1, i], state[0, i], state[1, i], u[0, i], u[1, i], pay)
+    actions[t, i, 0] = a1
+    actions[t, i, 1] = a2
+    rewards[t, i, 0] = r1
+    rewards[t, i, 1] = r2
+    state[0, i] = a1
+    state[1, i] = a2
+    ipd_write_obs(obs, t + 1, i, a1, a2)
+
+
+def ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs):
+    p1 = START
+    p2 = START
+    if keep_obs:
+        ipd_write_obs(obs, 0, i, p1, p2)
+    for t in range(us.shape[0]):
+        a1, a2, r1, r2 = ipd_turn(s1, s2, 0, 0, p1, p2, us[t, 0, i], us[t, 1, i], pay)
+        actions[t, i, 0] = a1
+        actions[t, i, 1] = a2
+        rewards[t, i, 0] = r1
+        rewards[t, i, 1] = r2
+        p1 = a1
+        p2 = a2
+        if keep_obs:
+            ipd_write_obs(obs, t + 1, i, p1, p2)
+
+
+SCALARS = ("uniform_int", "ipd_strategy", "ipd_turn", "ipd_write_obs", "ipd_env_reset",
+           "ipd_env_advance", "ipd_env_rollout")
+
+# ---------------------------------------------------------------- kernel wrappers per target
+
+
+def reset_cpu(state, obs):
+    for i in prange(state.shape[1]):
+        ipd_env_reset(i, state, obs)
+
+
+def advance_cpu(t, s1, s2, ext, pay, state, u, actions, rewards, obs):
+    for i in prange(state.shape[1]):
+        ipd_env_advance(i, t, s1, s2, ext, pay, state, u, actions, rewards, obs)
+
+
+def rollout_cpu(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+    for i in prange(us.shape[2]):
+        ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs)
+
+
+def reset_cuda(state, obs):
+    for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
+        ipd_env_reset(i, state, obs)
+
+
+def advance_cuda(t, s1, s2, ext, pay, state, u, actions, rewards, obs):
+    for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
+        ipd_env_advance(i, t, s1, s2, ext, pay, state, u, actions, rewards, obs)
+
+
+def rollout_cuda(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+    for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
+        ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs)
+
+
+@functools.cache
+def kernels(target: str) -> SimpleNamespace:
+    """Compiled IPD kernels for ``target`` in {"cpu", "cuda"}: ``reset``, ``advance``, ``rollout``."""
+    if target == "cpu":
+        ns = compile_module(globals(), SCALARS, ("reset_cpu", "advance_cpu", "rollout_cpu"),
+                            njit(**config.CPU_DEVICE_OPTIONS), njit(**config.CPU_KERNEL_OPTIONS))
+        return SimpleNamespace(reset=ns.reset_cpu, advance=ns.advance_cpu, rollout=ns.rollout_cpu, scalars=ns)
+    from numba import cuda
+
+    ns = compile_module({**globals(), "cuda": cuda}, SCALARS, ("reset_cuda", "advance_cuda", "rollout_cuda"),
+                        cuda.jit(**config.CUDA_DEVICE_OPTIONS), cuda.jit(**config.CUDA_KERNEL_OPTIONS))
+    return SimpleNamespace(reset=ns.reset_cuda, advance=ns.advance_cuda, rollout=ns.rollout_cuda, scalars=ns)
