@@ -1,0 +1,140 @@
+"""Summaries, tables and figures of the exact-IPD experiments (fig1, fig3, b16 results files)."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from pola_nb.exact.game import STATES
+from pola_nb.report import Reporter, register
+
+
+def _cf_key(cf: float) -> str:
+    return f"{cf:g}"
+
+
+def summary_fig1(f: h5py.File) -> dict:
+    out = {}
+    for name, g in f.items():
+        p = g["probs"][-1, 0, 0]  # (2, 5) after the update
+        out[name] = {"agent1": p[0].tolist(), "agent2": p[1].tolist()}
+    return {"fig1": out}
+
+
+def summary_tft(f: h5py.File) -> dict:
+    kind = str(f.attrs["kind"])
+    fractions = {
+        name: {_cf_key(cf): float(frac) for cf, frac in zip(g["cf"][:], g["found_tft"][:].mean(axis=1), strict=True)}
+        for name, g in f.items()
+    }
+    return {kind: fractions, "seconds": float(f.attrs.get("seconds", np.nan))}
+
+
+def table_fig1(s: dict) -> str:
+    lines = [f"{'run':10s} {'agent':6s} " + " ".join(f"{st:>6s}" for st in STATES)]
+    for name, agents in s["fig1"].items():
+        for agent, q in agents.items():
+            lines.append(f"{name:10s} {agent[-1]:6s} " + " ".join(f"{x:6.3f}" for x in q))
+    return "\n".join(lines)
+
+
+def table_tft(s: dict) -> str:
+    kind = next(k for k in s if k != "seconds")
+    rows = s[kind]
+    cfs = list(next(iter(rows.values())))
+    lines = ["fraction of runs finding TFT", f"{'method':18s} " + " ".join(f"cf {c:>5s}" for c in cfs)]
+    for name, fr in rows.items():
+        lines.append(f"{name:18s} " + " ".join(f"{fr[c]:8.2f}" for c in cfs))
+    lines.append(f"wall time {s['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def plot_fig1(f: h5py.File, png: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    styles = {"lola-nn1": ("tab:red", "o", "-"), "lola-nn2": ("tab:red", "s", "--"),
+              "pola-nn1": ("tab:blue", "o", "-"), "pola-nn2": ("tab:blue", "s", "--")}
+    x = np.arange(5)
+    for k, ax in enumerate(axes):
+        first = next(iter(f.values()))
+        ax.plot(x, first["probs"][0, 0, 0, k], color="grey", marker="x", ls=":", label="before (both nets)")
+        for name, g in f.items():
+            color, marker, ls = styles.get(name, ("k", ".", "-"))
+            ax.plot(x, g["probs"][-1, 0, 0, k], color=color, marker=marker, ls=ls, label=name.upper())
+        ax.set_xticks(x, STATES)
+        ax.set_title(f"agent {k + 1} after one update")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("P(cooperate | state)")
+    axes[1].legend(fontsize=8)
+    fig.suptitle("Figure 1: one update from the same policy under two parameterisations (cf 1.33)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=150)
+    plt.close(fig)
+
+
+def _bars(ax, groups: list[str], series: dict[str, list[float]], colors: dict[str, str]) -> None:
+    width = 0.8 / len(series)
+    x = np.arange(len(groups))
+    for i, (label, vals) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=label, color=colors.get(label))
+    ax.set_xticks(x, groups)
+    ax.set_ylim(0, 1.05)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def plot_fig3(f: h5py.File, png: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summary_tft(f)["fig3"]
+    params = [p for p in ("tabular", "nn", "precond") if f"lola-{p}" in s or f"pola-{p}" in s]
+    titles = {"tabular": "tabular", "nn": "neural net", "precond": "pre-conditioned tabular"}
+    fig, axes = plt.subplots(1, len(params), figsize=(4.2 * len(params), 3.6), sharey=True, squeeze=False)
+    for ax, p in zip(axes[0], params, strict=True):
+        cfs = list(next(v for k, v in s.items() if k.endswith(p)))
+        series = {algo.upper(): [s[f"{algo}-{p}"][c] for c in cfs] for algo in ("lola", "pola")
+                  if f"{algo}-{p}" in s}
+        _bars(ax, [f"cf={c}" for c in cfs], series, {"LOLA": "tab:red", "POLA": "tab:blue"})
+        ax.set_title(titles[p])
+    axes[0][0].set_ylabel("fraction of runs finding TFT")
+    axes[0][-1].legend()
+    repeats = next(iter(f.values())).attrs["repeats"]
+    fig.suptitle(f"Figure 3: IPD with exact values, {repeats} runs per bar")
+    fig.tight_layout()
+    fig.savefig(png, dpi=150)
+    plt.close(fig)
+
+
+def plot_b16(f: h5py.File, png: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = summary_tft(f)["b16"]
+    oms = [p for p in ("tabular", "nn", "precond") if f"lola-om-{p}" in s or f"pola-om-{p}" in s]
+    cf = next(iter(next(iter(s.values()))))
+    series = {algo.upper(): [s.get(f"{algo}-om-{p}", {}).get(cf, np.nan) for p in oms]
+              for algo in ("lola", "pola")}
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    _bars(ax, [{"tabular": "tabular OM", "nn": "NN OM", "precond": "pre-cond. OM"}[p] for p in oms], series,
+          {"LOLA": "tab:red", "POLA": "tab:blue"})
+    ax.set_ylabel("fraction of runs finding TFT")
+    ax.legend()
+    repeats = next(iter(f.values())).attrs["repeats"]
+    ax.set_title(f"Appendix B.1.6: opponent models, cf {cf}, {repeats} runs per bar")
+    fig.tight_layout()
+    fig.savefig(png, dpi=150)
+    plt.close(fig)
+
+
+register("fig1", Reporter(summary_fig1, table_fig1, plot_fig1))
+register("fig3", Reporter(summary_tft, table_tft, plot_fig3))
+register("b16", Reporter(summary_tft, table_tft, plot_b16))
