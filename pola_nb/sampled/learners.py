@@ -1,0 +1,207 @@
+"""LOLA-DiCE, POLA-DiCE and POLA-OM (spec 3.7-3.9): one generic update serves both agents.
+
+An agent's parameters are ``{"pol": ..., "val": ...}`` (see :mod:`pola_nb.sampled.policies`); a
+pair of agents is a tuple ``(agent1, agent2)``. ``me`` is the index (0 or 1) of the agent being
+updated; the other index is ``1 - me``. Everything here is a pure function of its inputs: the
+update of agent 2 reads the same start-of-update tuple as the update of agent 1, and the new pair is
+assembled only after both (spec 7.1), so the simultaneous-update bugs of spec 3.10 cannot occur.
+
+A ``rollout`` is any callable ``rollout(samplers, batch, rng) -> trajectory`` where ``samplers`` are
+the two players in game order (agent 1 first) and the trajectory has ``obs`` ``(T+1, B, n)``,
+``actions`` ``(T, B, 2)`` and ``rewards`` ``(T, B, 2)``. It never sees gradients: the samplers get
+the plain numbers of possibly differentiable parameters, and :func:`agent_loss` re-scores the
+recorded histories.
+
+Algorithms differ only in their hyperparameters (:class:`Hyper`): LOLA-DiCE is one outer step with
+one un-penalised inner step; POLA-DiCE is ``outer_steps`` Adam steps with a KL-penalised outer
+objective around ``inner_steps`` chained KL-penalised inner SGD steps; POLA-OM is POLA-DiCE against
+a learned opponent model. ``lr_in = 0`` gives naive learning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import grad
+
+from pola_nb.errors import require
+from pola_nb.sampled import tree
+from pola_nb.sampled.dice import dice_objective, kl_mean, value_loss
+from pola_nb.sampled.policies import Architecture, PolicySampler, policy_log_probs, taken, values
+
+Agent = dict[str, Any]
+Rollout = Callable[[list, int, np.random.Generator], Any]
+ALGOS = ("lola-dice", "pola-dice", "pola-om")
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Hyperparameters of one learner (names follow the official code's flags, spec 5.4/5.5)."""
+
+    algo: str = "pola-dice"
+    inner_steps: int = 2
+    outer_steps: int = 200
+    lr_in: float = 0.005
+    lr_out: float = 0.003
+    lr_v: float = 0.0005
+    batch_size: int = 2000
+    inner_beta: float = 10.0
+    outer_beta: float = 100.0
+    gamma: float = 0.96
+    gae_lambda: float = 1.0
+    baseline: bool = True
+    kl: str = "ref-current"
+    om_batches: int = 200
+    om_steps: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.algo in ALGOS, f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
+        require(self.kl in ("ref-current", "current-ref"), "kl must be ref-current or current-ref")
+        for name in ("inner_steps", "outer_steps", "batch_size", "om_batches", "om_steps"):
+            require(int(getattr(self, name)) >= (0 if name == "inner_steps" else 1),
+                    f"{name} must be a positive integer")
+        for name in ("lr_in", "lr_out", "lr_v", "inner_beta", "outer_beta"):
+            require(float(getattr(self, name)) >= 0, f"{name} must be >= 0")
+        require(0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1, "gamma in (0, 1], gae_lambda in [0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def uses_opponent_model(self) -> bool:
+        return self.algo == "pola-om"
+
+
+def ordered(me: int, mine, other) -> list:
+    """The pair in game order (agent 1 first) given the self agent's index."""
+    return [mine, other] if me == 0 else [other, mine]
+
+
+def samplers(arch: Architecture, me: int, my_pol, other_pol) -> list[PolicySampler]:
+    return ordered(me, PolicySampler(arch.policy, my_pol), PolicySampler(arch.policy, other_pol))
+
+
+def reference_log_probs(arch: Architecture, pol, obs: np.ndarray) -> np.ndarray:
+    """Log-probability tables of a fixed (reference) policy: plain numbers, no gradient."""
+    return np.asarray(policy_log_probs(arch.policy, tree.stop(pol), obs))
+
+
+def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: Hyper,
+               ref_pol=None, beta: float = 0.0):
+    """``-J_me + ValueLoss_me + beta * KL(ref, me)`` on one trajectory (spec 3.6-3.8); a scalar.
+
+    ``agent`` = the self agent's policy and value parameters (differentiable); ``other_pol`` = the
+    other agent's policy parameters (differentiable too: its log-probabilities enter the magic box).
+    The KL term is added only when ``beta > 0`` (spec 3.10 LE-1).
+    """
+    obs = traj.obs
+    logp_tab = policy_log_probs(arch.policy, agent["pol"], obs[:-1])
+    logp_me = taken(logp_tab, traj.actions[..., me])
+    logp_other = taken(policy_log_probs(arch.policy, other_pol, obs[:-1]), traj.actions[..., 1 - me])
+    v = values(arch.value, agent["val"], obs)
+    r = traj.rewards[..., me]
+    loss = -dice_objective(logp_me, logp_other, r, v, hp.gamma, hp.gae_lambda, hp.baseline)
+    loss = loss + value_loss(r, v, hp.gamma)
+    if beta > 0:
+        ref = reference_log_probs(arch, ref_pol, obs[:-1])
+        loss = loss + beta * kl_mean(ref, logp_tab, hp.kl)
+    return loss
+
+
+def lookahead(arch: Architecture, my_pol, opp0: Agent, me: int, hp: Hyper, rollout: Rollout,
+              rng: np.random.Generator) -> Agent:
+    """The opponent after ``inner_steps`` chained SGD steps on its own KL-penalised loss.
+
+    Differentiable w.r.t. ``my_pol`` (second order through every step); each step starts from the
+    previous step's result and plays a fresh rollout against ``my_pol``.
+    """
+    opp = opp0
+    lr = {"pol": hp.lr_in, "val": hp.lr_v}
+    for _ in range(hp.inner_steps):
+        traj = rollout(samplers(arch, me, my_pol, opp["pol"]), hp.batch_size, rng)
+
+        def inner_loss(o, traj=traj):
+            return agent_loss(arch, o, my_pol, traj, 1 - me, hp, opp0["pol"], hp.inner_beta)
+
+        opp = tree.sgd_step(opp, grad(inner_loss)(opp), lr)
+    return opp
+
+
+def outer_loss(arch: Architecture, cur: Agent, ref_pol, opp0: Agent, me: int, hp: Hyper, rollout: Rollout,
+               rng: np.random.Generator, shape_opponent: bool = True):
+    """Outer objective of the self agent: look ahead, then score a fresh rollout (spec 3.7 2a-2b).
+
+    ``shape_opponent=False`` cuts the dependence of the looked-ahead opponent on ``cur`` (used to
+    isolate the opponent-shaping term in the estimator check).
+    """
+    opp = lookahead(arch, cur["pol"], opp0, me, hp, rollout, rng) if hp.inner_steps else opp0
+    if not shape_opponent:
+        opp = tree.stop(opp)
+    traj = rollout(samplers(arch, me, cur["pol"], opp["pol"]), hp.batch_size, rng)
+    return agent_loss(arch, cur, opp["pol"], traj, me, hp, ref_pol, hp.outer_beta)
+
+
+def update(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, rollout: Rollout,
+           rng: np.random.Generator, opponent_model: Agent | None = None) -> Agent:
+    """New parameters of agent ``me`` after one update from the start-of-update pair ``agents``.
+
+    The opponent's start point is ``agents[1 - me]`` or, for POLA-OM, ``opponent_model``. The Adam
+    state (lr_out for the policy, lr_v for the value) is created here, so it never carries over.
+    """
+    ref = tree.stop(agents[me])
+    opp0 = tree.stop(opponent_model if opponent_model is not None else agents[1 - me])
+    cur = tree.copy(ref)
+    state = tree.adam_init(cur)
+    lr = {"pol": hp.lr_out, "val": hp.lr_v}
+    for _ in range(hp.outer_steps):
+        g = grad(outer_loss, 1)(arch, cur, ref["pol"], opp0, me, hp, rollout, rng)
+        cur, state = tree.adam_step(cur, g, state, lr)
+    return cur
+
+
+def opponent_model_loss(arch: Architecture, model: Agent, traj, opp: int, hp: Hyper):
+    """Behaviour cloning of agent ``opp``: cross-entropy on its actions + value loss on its rewards."""
+    obs = traj.obs
+    ce = -anp.mean(taken(policy_log_probs(arch.policy, model["pol"], obs[:-1]), traj.actions[..., opp]))
+    return ce + value_loss(traj.rewards[..., opp], values(arch.value, model["val"], obs), hp.gamma)
+
+
+def fit_opponent_model(arch: Architecture, model: Agent, agents: tuple[Agent, Agent], me: int, hp: Hyper,
+                       rollout: Rollout, rng: np.random.Generator) -> Agent:
+    """Agent ``me``'s model of its opponent after ``om_batches`` fresh rollouts of the true agents,
+    ``om_steps`` Adam steps each (Adam(lr_out) policy, Adam(lr_v) value, fresh state; spec 3.9)."""
+    opp = 1 - me
+    model = tree.copy(model)
+    state = tree.adam_init(model)
+    lr = {"pol": hp.lr_out, "val": hp.lr_v}
+    play = [PolicySampler(arch.policy, a["pol"]) for a in agents]
+    for _ in range(hp.om_batches):
+        traj = rollout(play, hp.batch_size, rng)
+        for _ in range(hp.om_steps):
+            g = grad(opponent_model_loss, 1)(arch, model, traj, opp, hp)
+            model, state = tree.adam_step(model, g, state, lr)
+    return model
+
+
+def update_pair(arch: Architecture, agents: tuple[Agent, Agent], hp: Hyper, rollout: Rollout,
+                rng: np.random.Generator, models: tuple[Agent, Agent] | None = None):
+    """One simultaneous update of both agents: ``(new_agents, new_models)``.
+
+    ``models[i]`` is agent i's persistent model of its opponent (POLA-OM only; else None).
+    """
+    agents = tuple(tree.stop(a) for a in agents)
+    if hp.uses_opponent_model:
+        require(models is not None, "pola-om needs opponent models")
+        models = tuple(fit_opponent_model(arch, models[i], agents, i, hp, rollout, rng) for i in (0, 1))
+    new = tuple(update(arch, agents, i, hp, rollout, rng, models[i] if hp.uses_opponent_model else None)
+                for i in (0, 1))
+    return new, models
+
+
+def lola_dice(**kw: Any) -> Hyper:
+    """LOLA-DiCE = one outer step, one inner step, no KL penalties."""
+    return replace(Hyper(algo="lola-dice", inner_steps=1, outer_steps=1, inner_beta=0.0, outer_beta=0.0), **kw)
