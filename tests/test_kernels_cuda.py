@@ -1,0 +1,102 @@
+"""reference == CPU kernels == CUDA kernels on the same uniforms (CUDA in numba's simulator).
+
+The CUDA side runs in a subprocess with ``NUMBA_ENABLE_CUDASIM=1`` (it must be set before
+``numba.cuda`` is first imported) and tiny launches (4 threads per block, at most 3 blocks), so
+several blocks run and every thread walks the grid-stride loop more than once. On a machine with
+a real GPU set ``POLA_TEST_REAL_CUDA=1`` to run the same comparison on the device.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import reference_games as ref
+
+from pola_nb.sampled import CoinGame, IPDHistory, rollout
+from pola_nb.sampled.rollout import draw_uniforms, make_rng
+
+TESTS = Path(__file__).parent
+
+# (game, agent1, agent2, batch, seed); "scripted" = a learned-agent stand-in (per-step path)
+CASES = [
+    (IPDHistory(cf=1.33, steps=6), "tft", "random", 37, 1),
+    (IPDHistory(cf=1.6, steps=5), "scripted", "tft", 29, 2),
+    (CoinGame(grid=3, steps=8), "random", "tft", 37, 3),
+    (CoinGame(grid=3, steps=8), "alld", "allc", 26, 4),
+    (CoinGame(grid=4, steps=6, agent_centric=True), "tft", "random", 19, 5),
+    (CoinGame(grid=3, steps=6), "scripted", "alld", 23, 6),
+    (CoinGame(grid=2, steps=6, agent_centric=True), "random", "scripted", 21, 7),
+]
+
+SCRIPT = textwrap.dedent("""
+    import os, pickle, sys
+    sys.path.insert(0, {tests!r})
+    import numpy as np
+    import reference_games as ref
+    import pola_nb.backends
+    from pola_kernels import config
+    from pola_nb.sampled import rollout
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":  # the simulator's device has no name
+        pola_nb.backends.cuda_status = lambda: "available (numba CUDA simulator)"
+    config.THREADS_PER_BLOCK, config.MAX_BLOCKS = 4, 3
+    cases = pickle.loads(bytes.fromhex(sys.argv[1]))
+    out = {{}}
+    for i, (game, a1, a2, batch, seed) in enumerate(cases):
+        agents = [ref.Scripted(game.n_actions) if a == "scripted" else a for a in (a1, a2)]
+        traj = rollout(game, agents[0], agents[1], batch, seed=seed, backend="cuda")
+        for name in ("obs", "obs2", "actions", "rewards", "pickups"):
+            if getattr(traj, name) is not None:
+                out[f"{{i}}_{{name}}"] = getattr(traj, name)
+    np.savez(sys.argv[2], **out)
+""")
+
+
+def agent(name, game, batch, fresh):
+    if name != "scripted":
+        return name
+    s = ref.Scripted(game.n_actions)
+    if fresh:
+        s.reset(batch)
+    return s
+
+
+def reference(game, a1, a2, batch, seed):
+    u_reset, u_step = draw_uniforms(game, batch, game.steps, make_rng(seed))
+    agents = [agent(a, game, batch, fresh=True) for a in (a1, a2)]
+    if isinstance(game, IPDHistory):
+        return ref.ipd_rollout(game.cf, *agents, u_step)
+    return ref.coin_rollout(game.grid, *agents, u_reset, u_step, game.agent_centric)
+
+
+@pytest.fixture(scope="module")
+def cuda_results(tmp_path_factory):
+    import pickle
+
+    path = tmp_path_factory.mktemp("cuda") / "out.npz"
+    env = dict(os.environ)
+    if os.environ.get("POLA_TEST_REAL_CUDA") != "1":
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=str(TESTS)), pickle.dumps(CASES).hex(),
+                           str(path)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(np.load(path))
+
+
+@pytest.mark.parametrize("i", range(len(CASES)))
+def test_reference_equals_cpu_equals_cuda(i, cuda_results):
+    game, a1, a2, batch, seed = CASES[i]
+    expected = reference(game, a1, a2, batch, seed)
+    cpu = rollout(game, agent(a1, game, batch, False), agent(a2, game, batch, False), batch, seed=seed)
+    for name in ("obs", "obs2", "actions", "rewards", "pickups"):
+        want = expected[name]
+        if want is None:
+            assert getattr(cpu, name) is None and f"{i}_{name}" not in cuda_results
+            continue
+        np.testing.assert_array_equal(getattr(cpu, name), want, err_msg=f"cpu {name}")
+        np.testing.assert_array_equal(cuda_results[f"{i}_{name}"], want, err_msg=f"cuda {name}")
