@@ -105,13 +105,15 @@ def test_exact_dp_matches_closed_form_ipd():
 
 
 def test_exact_dp_matches_monte_carlo():
-    from pola_nb.sampled._ipd_numpy import rollout_ipd
+    from pola_nb.sampled.games import IPDHistory
     from pola_nb.sampled.policies import MemoryOneTable, PolicySampler
+    from pola_nb.sampled.rollout import rollout
 
     rng = np.random.default_rng(5)
     tables = [(rng.standard_normal((5, 2))).astype(np.float32) for _ in range(2)]
     T, B = 8, 100_000
-    traj = rollout_ipd([PolicySampler(MemoryOneTable(2), {"table": t}) for t in tables], 1.33, T, B, rng)
+    players = [PolicySampler(MemoryOneTable(2), {"table": t}) for t in tables]
+    traj = rollout(IPDHistory(cf=1.33, steps=T), players[0], players[1], B, seed=rng)
     mc = (traj.rewards * (0.96 ** np.arange(T))[:, None, None]).sum(0).mean(0)
     exact = exact_objectives(*[t.astype(np.float64) for t in tables], 1.33, 0.96, T)
     np.testing.assert_allclose(mc, exact, atol=0.01)

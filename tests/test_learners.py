@@ -8,9 +8,11 @@ from autograd import grad
 from autograd.test_util import check_grads
 
 from pola_nb.sampled import learners, tree
-from pola_nb.sampled._ipd_numpy import Trajectory, rollout_ipd
+from pola_nb.sampled.games import IPDHistory
 from pola_nb.sampled.learners import Hyper, agent_loss, lookahead, outer_loss, update, update_pair
 from pola_nb.sampled.policies import make_architecture
+from pola_nb.sampled.rollout import Trajectory
+from pola_nb.sampled.rollout import rollout as play
 
 
 class Replay:
@@ -34,7 +36,7 @@ def _traj(rng, T=4, B=3, dtype=np.float64):
     for t in range(T):
         obs[t + 1, np.arange(B), a[t, :, 0]] = 1
         obs[t + 1, np.arange(B), 3 + a[t, :, 1]] = 1
-    return Trajectory(obs, a, rng.standard_normal((T, B, 2)).astype(dtype))
+    return Trajectory(IPDHistory(steps=T), obs, obs, a, rng.standard_normal((T, B, 2)).astype(dtype), None)
 
 
 def _agents(arch, rng, dtype=np.float64, noise=0.3):
@@ -145,7 +147,7 @@ def test_simultaneous_update_uses_start_of_update_parameters(monkeypatch):
 
     def rollout(players, batch, r):
         calls.append([tree.flat(p.params) for p in players])
-        return rollout_ipd(players, 1.33, 5, batch, r)
+        return play(IPDHistory(steps=5), players[0], players[1], batch, seed=r)
 
     new, _ = update_pair(arch, agents, hp, rollout, np.random.default_rng(3))
     per_update = hp.outer_steps * (hp.inner_steps + 1)
@@ -180,7 +182,7 @@ def test_optimiser_state_is_reset_every_update():
     hp = learners.lola_dice(lr_in=0.05, lr_out=0.003, lr_v=0.0005, batch_size=32)
 
     def rollout(players, batch, r):
-        return rollout_ipd(players, 1.33, 6, batch, r)
+        return play(IPDHistory(steps=6), players[0], players[1], batch, seed=r)
 
     r = np.random.default_rng(5)
     for _ in range(2):
@@ -202,7 +204,7 @@ def test_pola_om_fits_and_uses_the_model():
              lr_out=0.02)
 
     def rollout(players, batch, r):
-        return rollout_ipd(players, 1.33, 5, batch, r)
+        return play(IPDHistory(steps=5), players[0], players[1], batch, seed=r)
 
     r = np.random.default_rng(7)
     test = rollout([learners.PolicySampler(arch.policy, a["pol"]) for a in agents], 512, r)

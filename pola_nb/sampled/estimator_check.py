@@ -99,13 +99,11 @@ def check_estimator(batch: int = 4000, seed: int = 0, steps: int = 50, cf: float
 
 
 def default_rollout(cf: float, steps: int):
-    """The IPD rollout used by the check (numba driver when available, else the numpy stand-in)."""
-    from pola_nb.sampled._ipd_numpy import rollout_ipd
+    """The IPD rollout driver (numba kernels) as used in training."""
+    from pola_nb.sampled.games import IPDHistory
+    from pola_nb.sampled.learners import game_rollout
 
-    def run(players, batch, rng):
-        return rollout_ipd(players, cf, steps, batch, rng)
-
-    return run
+    return game_rollout(IPDHistory(cf=cf, steps=steps))
 
 
 __all__ = ["check_estimator", "state_values"]

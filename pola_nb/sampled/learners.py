@@ -90,6 +90,22 @@ def reference_log_probs(arch: Architecture, pol, obs: np.ndarray) -> np.ndarray:
     return np.asarray(policy_log_probs(arch.policy, tree.stop(pol), obs))
 
 
+def observations(traj, k: int) -> np.ndarray:
+    """Observations ``(T+1, B, n)`` of agent ``k`` (the same array for both agents unless the Coin
+    Game is agent-centric)."""
+    return traj.observations(k) if hasattr(traj, "observations") else traj.obs
+
+
+def game_rollout(game, backend: str = "cpu") -> Rollout:
+    """The rollout driver of :mod:`pola_nb.sampled.rollout` as a learners' ``rollout`` callable."""
+    from pola_nb.sampled.rollout import rollout
+
+    def run(players, batch, rng):
+        return rollout(game, players[0], players[1], batch, seed=rng, backend=backend)
+
+    return run
+
+
 def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: Hyper,
                ref_pol=None, beta: float = 0.0):
     """``-J_me + ValueLoss_me + beta * KL(ref, me)`` on one trajectory (spec 3.6-3.8); a scalar.
@@ -98,10 +114,10 @@ def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: H
     other agent's policy parameters (differentiable too: its log-probabilities enter the magic box).
     The KL term is added only when ``beta > 0`` (spec 3.10 LE-1).
     """
-    obs = traj.obs
+    obs, obs_other = observations(traj, me), observations(traj, 1 - me)
     logp_tab = policy_log_probs(arch.policy, agent["pol"], obs[:-1])
     logp_me = taken(logp_tab, traj.actions[..., me])
-    logp_other = taken(policy_log_probs(arch.policy, other_pol, obs[:-1]), traj.actions[..., 1 - me])
+    logp_other = taken(policy_log_probs(arch.policy, other_pol, obs_other[:-1]), traj.actions[..., 1 - me])
     v = values(arch.value, agent["val"], obs)
     r = traj.rewards[..., me]
     loss = -dice_objective(logp_me, logp_other, r, v, hp.gamma, hp.gae_lambda, hp.baseline)
@@ -165,7 +181,7 @@ def update(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, 
 
 def opponent_model_loss(arch: Architecture, model: Agent, traj, opp: int, hp: Hyper):
     """Behaviour cloning of agent ``opp``: cross-entropy on its actions + value loss on its rewards."""
-    obs = traj.obs
+    obs = observations(traj, opp)
     ce = -anp.mean(taken(policy_log_probs(arch.policy, model["pol"], obs[:-1]), traj.actions[..., opp]))
     return ce + value_loss(traj.rewards[..., opp], values(arch.value, model["val"], obs), hp.gamma)
 
