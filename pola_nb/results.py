@@ -29,9 +29,17 @@ from pola_nb.errors import PolaUsageError, require
 SCHEMA_VERSION = 1
 
 
+_COMMAND: list[str] = []
+
+
+def record_command(argv: list[str]) -> None:
+    """Remember the CLI arguments of this invocation for the ``command`` attribute (set by ``pola``)."""
+    _COMMAND[:] = ["pola", *argv]
+
+
 def command_line() -> str:
-    """The command line of this process, for the ``command`` attribute."""
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    """The ``pola`` command that is running, or this process's command line when called as a library."""
+    return " ".join(_COMMAND) if _COMMAND else " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
 def check_output_path(path: str | os.PathLike, force: bool) -> Path:

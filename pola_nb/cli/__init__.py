@@ -32,6 +32,9 @@ def fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``pola``)."""
+    from pola_nb.results import record_command
+
+    record_command(sys.argv[1:] if argv is None else list(argv))
     try:
         code = app(args=argv, prog_name="pola", standalone_mode=False)
     except PolaUsageError as e:

@@ -40,6 +40,7 @@ def parse_cfs(text: str | None, default: tuple[float, ...]) -> tuple[float, ...]
 def run_exact_figure(fig: str, out: Path | None, repeats: int | None, cf: str | None, seed: int | None,
                      gamma: float, quick: bool, force: bool) -> None:
     """Run every method of ``fig`` as one batch each, write HDF5 + PNG, print the table."""
+    import json
     import time
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -76,6 +77,7 @@ def run_exact_figure(fig: str, out: Path | None, repeats: int | None, cf: str | 
         for res in results:
             ex.write_method(f, res)
         f.attrs["seconds"] = time.perf_counter() - start
+        f.attrs["methods"] = json.dumps([m.name for m in methods])
     with open_results(path) as f:
         rep = reporter_for(f)
         print(rep.table(rep.summary(f)))

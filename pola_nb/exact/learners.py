@@ -111,6 +111,25 @@ def lookahead(learner: ExactLearner, game: IPDExact, me_family, th_me, opp: Side
     return th_o
 
 
+def outer_objective(learner: ExactLearner, game: IPDExact, me: Side, opp: Side, is2: np.ndarray):
+    """The learner's objective as a function of its parameters (N, n_me) -> scalar (sum over rows).
+
+    ``L_me(theta, lookahead(theta)) + beta_out * KL_sum(pi_start || pi_theta)`` where ``me.theta``
+    is the start-of-update parameters (the KL reference); hyperparameters must have shape (N,).
+    """
+    ref = logits(me.family, me.theta)
+    use_kl = _any_positive(learner.beta_out)
+
+    def objective(th_me):
+        th_o = lookahead(learner, game, me.family, th_me, opp, is2) if learner.lookahead_steps else opp.theta
+        loss = agent_loss(game, me.family, th_me, opp.family, th_o, is2)
+        if use_kl:
+            loss = loss + learner.beta_out * kl_sum(ref, logits(me.family, th_me))
+        return anp.sum(loss)
+
+    return objective
+
+
 def update(
     learner: ExactLearner, game: IPDExact, me: Side, opp: Side, is2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -129,17 +148,7 @@ def update(
     """
     n = me.theta.shape[0]
     learner = learner.rows(n)
-    ref = logits(me.family, me.theta)
-    use_kl = _any_positive(learner.beta_out)
-
-    def outer_objective(th_me):
-        th_o = lookahead(learner, game, me.family, th_me, opp, is2) if learner.lookahead_steps else opp.theta
-        loss = agent_loss(game, me.family, th_me, opp.family, th_o, is2)
-        if use_kl:
-            loss = loss + learner.beta_out * kl_sum(ref, logits(me.family, th_me))
-        return anp.sum(loss)
-
-    d_me = grad(outer_objective)
+    d_me = grad(outer_objective(learner, game, me, opp, is2))
     lr = learner.lr_out[:, None]
     theta = me.theta
     if not learner.prox:

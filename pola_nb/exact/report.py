@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 
 from pola_nb.exact.game import STATES
 from pola_nb.report import Reporter, register
+
+
+def _methods(f: h5py.File) -> list[tuple[str, h5py.Group]]:
+    """The file's method groups in the order they were run."""
+    order = json.loads(f.attrs["methods"]) if "methods" in f.attrs else list(f)
+    return [(name, f[name]) for name in order]
 
 
 def _cf_key(cf: float) -> str:
@@ -15,7 +23,7 @@ def _cf_key(cf: float) -> str:
 
 def summary_fig1(f: h5py.File) -> dict:
     out = {}
-    for name, g in f.items():
+    for name, g in _methods(f):
         p = g["probs"][-1, 0, 0]  # (2, 5) after the update
         out[name] = {"agent1": p[0].tolist(), "agent2": p[1].tolist()}
     return {"fig1": out}
@@ -25,7 +33,7 @@ def summary_tft(f: h5py.File) -> dict:
     kind = str(f.attrs["kind"])
     fractions = {
         name: {_cf_key(cf): float(frac) for cf, frac in zip(g["cf"][:], g["found_tft"][:].mean(axis=1), strict=True)}
-        for name, g in f.items()
+        for name, g in _methods(f)
     }
     return {kind: fractions, "seconds": float(f.attrs.get("seconds", np.nan))}
 
@@ -62,7 +70,7 @@ def plot_fig1(f: h5py.File, png: str) -> None:
     for k, ax in enumerate(axes):
         first = next(iter(f.values()))
         ax.plot(x, first["probs"][0, 0, 0, k], color="grey", marker="x", ls=":", label="before (both nets)")
-        for name, g in f.items():
+        for name, g in _methods(f):
             color, marker, ls = styles.get(name, ("k", ".", "-"))
             ax.plot(x, g["probs"][-1, 0, 0, k], color=color, marker=marker, ls=ls, label=name.upper())
         ax.set_xticks(x, STATES)
