@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on `app` when imported (one line per module).
-from pola_nb.cli import check_cmd, eval_cmd, info_cmd, reproduce_cmd, results_cmd  # noqa: E402,F401
+from pola_nb.cli import check_cmd, eval_cmd, info_cmd, reproduce_cmd, results_cmd, train_cmd  # noqa: E402,F401
 
 
 def fail(message: str) -> None:

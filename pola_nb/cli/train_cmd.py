@@ -1,0 +1,116 @@
+"""``pola train``: LOLA-DiCE / POLA-DiCE / POLA-OM on the IPD with full history or the Coin Game."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pola_nb.cli import app
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"1,2,3"`` or a range ``"1-10"`` -> a tuple of distinct non-negative ints."""
+    from pola_nb.errors import PolaUsageError, require
+
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                seeds.extend(range(a, b + 1))
+            elif part:
+                seeds.append(int(part))
+    except ValueError:
+        raise PolaUsageError(f"--seeds must look like 1,2,3 or 1-10, got {text!r}") from None
+    require(len(seeds) > 0 and all(s >= 0 for s in seeds), f"--seeds must list seeds >= 0, got {text!r}")
+    require(len(set(seeds)) == len(seeds), f"--seeds has duplicates: {text!r}")
+    return tuple(seeds)
+
+
+def _fmt(m: dict[str, float]) -> str:
+    parts = [f"self-play {0.5 * (m['score1'] + m['score2']):+.3f}",
+             f"vs ALLD {0.5 * (m['vs_alld1'] + m['vs_alld2']):+.3f}"]
+    if "own_coin" in m:
+        parts.append(f"own coin {m['own_coin']:.3f}")
+    return "  ".join(parts)
+
+
+@app.command("train")
+def train_command(
+    game: str = typer.Argument(..., help="ipd (full history) or coin."),
+    algo: str = typer.Option(..., "--algo", help="lola-dice, pola-dice or pola-om."),
+    out: Path = typer.Option(..., "--out", help="Run file (HDF5)."),
+    preset: str = typer.Option("paper", "--preset", help="paper (spec 5.4/5.5 commands) or quick."),
+    seeds: str = typer.Option("1", "--seeds", help="Seeds, e.g. 1,2,3 or 1-10 (independent runs)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run file exactly."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing run file."),
+    updates: int = typer.Option(None, "--updates", help="Number of updates."),
+    inner_steps: int = typer.Option(None, "--inner-steps"),
+    outer_steps: int = typer.Option(None, "--outer-steps"),
+    lr_in: float = typer.Option(None, "--lr-in"),
+    lr_out: float = typer.Option(None, "--lr-out"),
+    lr_v: float = typer.Option(None, "--lr-v"),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    inner_beta: float = typer.Option(None, "--inner-beta"),
+    outer_beta: float = typer.Option(None, "--outer-beta"),
+    gamma: float = typer.Option(None, "--gamma"),
+    gae_lambda: float = typer.Option(None, "--gae-lambda"),
+    baseline: bool = typer.Option(None, "--baseline/--no-baseline"),
+    kl: str = typer.Option(None, "--kl", help="ref-current (default) or current-ref (paper-era code)."),
+    om_batches: int = typer.Option(None, "--om-batches", help="POLA-OM: rollouts per update per agent."),
+    om_steps: int = typer.Option(None, "--om-steps", help="POLA-OM: Adam steps per rollout."),
+    steps: int = typer.Option(None, "--steps", help="Episode length T."),
+    cf: float = typer.Option(None, "--cf", help="IPD contribution factor."),
+    grid: int = typer.Option(None, "--grid", help="Coin Game grid size."),
+    policy: str = typer.Option(None, "--policy", help="gru, memory-one (ipd) or feed-forward."),
+    hidden: int = typer.Option(None, "--hidden"),
+    layers_before_gru: int = typer.Option(None, "--layers-before-gru"),
+    eval_batch: int = typer.Option(None, "--eval-batch", help="Episodes per evaluation (default batch size)."),
+    checkpoint_every: int = typer.Option(None, "--checkpoint-every"),
+    backend: str = typer.Option(None, "--backend", help="cpu or cuda (rollout kernels)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train both agents with one algorithm; every seed is an independent run stored in OUT.
+
+    With --resume the configuration stored in OUT is used and the run continues where it stopped.
+    """
+    from pola_nb.sampled.training import RunConfig, preset_config, train
+
+    if resume:
+        import h5py
+
+        from pola_nb.errors import require
+
+        require(out.is_file(), f"nothing to resume: no such file {out}")
+        with h5py.File(out, "r") as f:
+            cfg = RunConfig.from_json(f.attrs["config"])
+    else:
+        cfg = preset_config(
+            game, algo, preset, seeds=parse_seeds(seeds), updates=updates, inner_steps=inner_steps,
+            outer_steps=outer_steps, lr_in=lr_in, lr_out=lr_out, lr_v=lr_v, batch_size=batch_size,
+            inner_beta=inner_beta, outer_beta=outer_beta, gamma=gamma, gae_lambda=gae_lambda, baseline=baseline,
+            kl=kl, om_batches=om_batches, om_steps=om_steps, steps=steps, cf=cf, grid=grid, policy=policy,
+            hidden=hidden, layers_before_gru=layers_before_gru, eval_batch=eval_batch,
+            checkpoint_every=checkpoint_every, backend=backend)
+        from pola_nb.backends import check_backend
+
+        check_backend(cfg.backend)
+    total = cfg.updates * len(cfg.seeds)
+    if quiet:
+        train(out, None if resume else cfg, resume=resume, force=force)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.fields[title]}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}")) as bar:
+        task = bar.add_task("", total=total, title=f"{cfg.game} {cfg.hp.algo}")
+
+        def progress(u: int, k: int, m: dict[str, float]) -> None:
+            done = max(0, u - 1) * len(cfg.seeds) + k + 1 if u > 0 else 0
+            bar.update(task, completed=done,
+                       description=f"update {u} seed {cfg.seeds[k]}: {_fmt(m)}")
+
+        train(out, None if resume else cfg, resume=resume, force=force, progress=progress)
+    print(f"wrote {out}")

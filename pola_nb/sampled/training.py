@@ -1,0 +1,374 @@
+"""Training runs on the sampled games: config, presets, the update loop and its HDF5 run file.
+
+A run trains several independent seeds with one configuration and stores them in ONE file:
+
+- root attributes (:mod:`pola_nb.results`): ``kind = "train"``, ``config`` (JSON of :class:`RunConfig`),
+  ``status`` running/complete;
+- ``metrics/<name>``: float64 ``(rows, seeds)``, row 0 = before training, row u = after update u,
+  NaN where a seed has not got there yet; ``metrics/outer_steps`` ``(rows,)`` = u * outer_steps;
+- ``state/seed_<s>``: the latest parameters of both agents (and opponent models), the numpy
+  ``Generator`` state as JSON and ``done`` (updates completed). Two slots are written alternately and
+  ``done`` is set last, so an interruption never corrupts the state that ``--resume`` continues from
+  (bit-for-bit: parameters, opponent models and random numbers are all restored);
+- ``checkpoints/<u>/seed_<s>``: parameters every ``checkpoint_every`` updates and at the end.
+
+Seeds advance in lock-step, one update each in turn, and the file is flushed after every update of
+every seed, so Ctrl-C or a crash loses at most the update in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from pola_nb.errors import PolaUsageError, require
+from pola_nb.results import check_output_path, write_root_attrs
+from pola_nb.sampled.learners import ALGOS, Hyper, game_rollout, update_pair
+from pola_nb.sampled.policies import Architecture, PolicySampler, make_architecture
+
+GAMES = ("ipd", "coin")
+KIND = "train"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run (stored as JSON in the file)."""
+
+    game: str = "ipd"
+    hp: Hyper = field(default_factory=Hyper)
+    updates: int = 100
+    seeds: tuple[int, ...] = (1,)
+    steps: int = 50
+    cf: float = 1.33
+    grid: int = 3
+    policy: str = "gru"
+    hidden: int = 64
+    layers_before_gru: int = 1
+    eval_batch: int | None = None  # default: hp.batch_size (spec 4.2)
+    checkpoint_every: int = 10
+    backend: str = "cpu"
+    preset: str = ""
+
+    def __post_init__(self) -> None:
+        require(self.game in GAMES, f"unknown game {self.game!r}; choose ipd or coin")
+        require(self.updates >= 1, "updates must be >= 1")
+        require(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds), "seeds must be distinct")
+        require(all(s >= 0 for s in self.seeds), "seeds must be >= 0")
+        require(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
+        require(self.policy in ("gru", "memory-one", "feed-forward"), "policy: gru, memory-one or feed-forward")
+        require(self.policy != "memory-one" or self.game == "ipd", "the memory-one policy exists only for the ipd")
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["seeds"] = list(self.seeds)
+        return json.dumps(d, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> RunConfig:
+        d = json.loads(text)
+        d["hp"] = Hyper(**d["hp"])
+        d["seeds"] = tuple(d["seeds"])
+        return RunConfig(**d)
+
+    def make_game(self):
+        from pola_nb.sampled.games import make_game
+
+        return make_game(self.game, steps=self.steps, cf=self.cf, grid=self.grid)
+
+    def architecture(self) -> Architecture:
+        g = self.make_game()
+        return make_architecture(self.policy, g.obs_dim, g.n_actions, self.hidden, self.layers_before_gru)
+
+
+# ------------------------------------------------------------------------------------------------ presets
+
+_COMMON = dict(gamma=0.96, gae_lambda=1.0)
+#: The README commands of the official code (spec 5.4, 5.5); ``updates`` = n_update - 1.
+PAPER: dict[tuple[str, str], dict[str, Any]] = {
+    ("ipd", "lola-dice"): dict(updates=20000, checkpoint_every=1000, hp=dict(
+        inner_steps=1, outer_steps=1, lr_in=0.05, lr_out=0.003, lr_v=0.0005, batch_size=2000,
+        inner_beta=0.0, outer_beta=0.0)),
+    ("ipd", "pola-dice"): dict(updates=100, checkpoint_every=10, hp=dict(
+        inner_steps=2, outer_steps=200, lr_in=0.005, lr_out=0.003, lr_v=0.0005, batch_size=2000,
+        inner_beta=10.0, outer_beta=100.0)),
+    ("ipd", "pola-om"): dict(updates=100, checkpoint_every=10, hp=dict(
+        inner_steps=2, outer_steps=200, lr_in=0.005, lr_out=0.003, lr_v=0.0005, batch_size=2000,
+        inner_beta=10.0, outer_beta=100.0, om_batches=200, om_steps=1)),
+    ("coin", "lola-dice"): dict(updates=50000, checkpoint_every=2000, hp=dict(
+        inner_steps=1, outer_steps=1, lr_in=0.003, lr_out=0.003, lr_v=0.0005, batch_size=2000,
+        inner_beta=0.0, outer_beta=0.0)),
+    ("coin", "pola-dice"): dict(updates=250, checkpoint_every=25, hp=dict(
+        inner_steps=4, outer_steps=200, lr_in=0.01, lr_out=0.003, lr_v=0.0005, batch_size=1000,
+        inner_beta=5.0, outer_beta=150.0)),
+    ("coin", "pola-om"): dict(updates=250, checkpoint_every=25, hp=dict(
+        inner_steps=6, outer_steps=200, lr_in=0.01, lr_out=0.003, lr_v=0.0005, batch_size=1000,
+        inner_beta=15.0, outer_beta=150.0, om_batches=200, om_steps=1)),
+}
+
+#: Small settings that show the qualitative result on 2 CPU cores in about 15 minutes per seed
+#: (documented in docs/readme_sampled.md). Changes relative to ``paper`` are listed per entry.
+QUICK: dict[tuple[str, str], dict[str, Any]] = {
+    ("ipd", "lola-dice"): dict(updates=600, checkpoint_every=100, hidden=32, hp=dict(
+        inner_steps=1, outer_steps=1, lr_in=0.05, lr_out=0.003, lr_v=0.0005, batch_size=256,
+        inner_beta=0.0, outer_beta=0.0)),
+    ("ipd", "pola-dice"): dict(updates=15, checkpoint_every=5, hidden=32, hp=dict(
+        inner_steps=2, outer_steps=40, lr_in=0.005, lr_out=0.003, lr_v=0.0005, batch_size=256,
+        inner_beta=10.0, outer_beta=100.0)),
+    ("ipd", "pola-om"): dict(updates=15, checkpoint_every=5, hidden=32, hp=dict(
+        inner_steps=2, outer_steps=40, lr_in=0.005, lr_out=0.003, lr_v=0.0005, batch_size=256,
+        inner_beta=10.0, outer_beta=100.0, om_batches=20, om_steps=1)),
+    ("coin", "lola-dice"): dict(updates=600, checkpoint_every=100, hidden=32, hp=dict(
+        inner_steps=1, outer_steps=1, lr_in=0.003, lr_out=0.003, lr_v=0.0005, batch_size=256,
+        inner_beta=0.0, outer_beta=0.0)),
+    ("coin", "pola-dice"): dict(updates=15, checkpoint_every=5, hidden=32, hp=dict(
+        inner_steps=2, outer_steps=40, lr_in=0.01, lr_out=0.003, lr_v=0.0005, batch_size=256,
+        inner_beta=5.0, outer_beta=150.0)),
+    ("coin", "pola-om"): dict(updates=15, checkpoint_every=5, hidden=32, hp=dict(
+        inner_steps=2, outer_steps=40, lr_in=0.01, lr_out=0.003, lr_v=0.0005, batch_size=256,
+        inner_beta=15.0, outer_beta=150.0, om_batches=20, om_steps=1)),
+}
+PRESETS = {"paper": PAPER, "quick": QUICK}
+
+
+def preset_config(game: str, algo: str, preset: str = "paper", **overrides: Any) -> RunConfig:
+    """The preset's configuration with ``overrides`` applied (hyperparameter names go into ``hp``).
+
+    ``None`` values in ``overrides`` are ignored (unset CLI options).
+    """
+    require(game in GAMES, f"unknown game {game!r}; choose ipd or coin")
+    require(algo in ALGOS, f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
+    require(preset in PRESETS, f"unknown preset {preset!r}; choose paper or quick")
+    base = dict(PRESETS[preset][(game, algo)])
+    hp = dict(_COMMON, **base.pop("hp"), algo=algo)
+    hp_names = set(Hyper.__dataclass_fields__)
+    top: dict[str, Any] = {}
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        (hp if k in hp_names else top)[k] = v
+    base.update(top)
+    base.setdefault("preset", preset)
+    try:
+        return RunConfig(game=game, hp=Hyper(**hp), **base)
+    except TypeError as e:
+        raise PolaUsageError(str(e)) from None
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+METRICS_IPD = ("score1", "score2", "vs_alld1", "vs_alld2", "vs_allc1", "vs_allc2", "vs_tft1", "vs_tft2",
+               "wall_time")
+METRICS_COIN = METRICS_IPD + ("rr", "rb", "br", "bb", "own_coin")
+
+
+def metric_names(game: str) -> tuple[str, ...]:
+    return METRICS_COIN if game == "coin" else METRICS_IPD
+
+
+def evaluate(game, arch: Architecture, agents, batch: int, rng: np.random.Generator,
+             backend: str = "cpu") -> dict[str, float]:
+    """Spec 4.2 metrics of the current pair: self-play scores, scores vs ALLD/ALLC/TFT, coin counts."""
+    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
+
+    s = [PolicySampler(arch.policy, a["pol"]) for a in agents]
+    traj = rollout(game, s[0], s[1], batch, seed=rng, backend=backend)
+    out: dict[str, float] = {}
+    out["score1"], out["score2"] = scores(traj)
+    if game.name == "coin":
+        out.update(coin_counts(traj))
+        out["own_coin"] = own_coin_stats(traj)["same"]
+    for name in ("alld", "allc", "tft"):
+        out[f"vs_{name}1"] = scores(rollout(game, s[0], name, batch, seed=rng, backend=backend, keep_obs=False))[0]
+        out[f"vs_{name}2"] = scores(rollout(game, name, s[1], batch, seed=rng, backend=backend, keep_obs=False))[1]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ HDF5 I/O
+
+
+def save_tree(group: h5py.Group, name: str, value: Any) -> None:
+    """Write a nested dict/tuple of arrays under ``group[name]`` (replacing what was there)."""
+    if name in group:
+        del group[name]
+    _write(group, name, value)
+
+
+def _write(group: h5py.Group, name: str, value: Any) -> None:
+    if isinstance(value, dict):
+        g = group.create_group(name)
+        for k, v in value.items():
+            _write(g, k, v)
+    elif isinstance(value, (tuple, list)):
+        g = group.create_group(name)
+        g.attrs["sequence"] = len(value)
+        for i, v in enumerate(value):
+            _write(g, f"item{i}", v)
+    else:
+        group.create_dataset(name, data=np.asarray(value))
+
+
+def load_tree(node: h5py.Group | h5py.Dataset) -> Any:
+    if isinstance(node, h5py.Dataset):
+        return node[()]
+    if "sequence" in node.attrs:
+        return tuple(load_tree(node[f"item{i}"]) for i in range(int(node.attrs["sequence"])))
+    return {k: load_tree(node[k]) for k in node}
+
+
+@dataclass
+class SeedState:
+    agents: tuple
+    models: tuple | None
+    rng: np.random.Generator
+    done: int
+
+
+def _rng_state(rng: np.random.Generator) -> str:
+    return json.dumps(rng.bit_generator.state)
+
+
+def _rng_from(text: str) -> np.random.Generator:
+    st = json.loads(text)
+    bg = getattr(np.random, st["bit_generator"])()
+    bg.state = st
+    return np.random.Generator(bg)
+
+
+def _save_state(f: h5py.File, k: int, st: SeedState) -> None:
+    g = f.require_group(f"state/seed_{k}")
+    slot = f"slot{st.done % 2}"
+    save_tree(g, slot, {"agents": st.agents, **({"models": st.models} if st.models is not None else {})})
+    g[slot].attrs["rng"] = _rng_state(st.rng)
+    g.attrs["done"] = st.done  # last: the state of `done` is complete
+    f.flush()
+
+
+def _load_state(f: h5py.File, k: int) -> SeedState:
+    g = f[f"state/seed_{k}"]
+    done = int(g.attrs["done"])
+    node = g[f"slot{done % 2}"]
+    data = load_tree(node)
+    return SeedState(tuple(data["agents"]), tuple(data["models"]) if "models" in data else None,
+                     _rng_from(node.attrs["rng"]), done)
+
+
+def _write_row(f: h5py.File, cfg: RunConfig, row: int, k: int, metrics: dict[str, float]) -> None:
+    m = f["metrics"]
+    if m["outer_steps"].shape[0] <= row:
+        m["outer_steps"].resize((row + 1,))
+        for name in metric_names(cfg.game):
+            m[name].resize((row + 1, len(cfg.seeds)))
+            m[name][row, :] = np.nan
+    m["outer_steps"][row] = row * cfg.hp.outer_steps
+    for name in metric_names(cfg.game):
+        m[name][row, k] = metrics[name]
+
+
+def _create(path: Path, cfg: RunConfig) -> None:
+    with h5py.File(path, "w") as f:
+        write_root_attrs(f, KIND, json.loads(cfg.to_json()))
+        m = f.create_group("metrics")
+        m.create_dataset("outer_steps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
+        for name in metric_names(cfg.game):
+            m.create_dataset(name, shape=(0, len(cfg.seeds)), maxshape=(None, len(cfg.seeds)), dtype=np.float64,
+                             chunks=(256, len(cfg.seeds)), fillvalue=np.nan)
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+def init_seed(cfg: RunConfig, arch: Architecture, seed: int) -> SeedState:
+    """Initial parameters of both agents (and opponent models) and the seed's random generator."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    agents = (arch.init(rng), arch.init(rng))
+    models = (arch.init(rng), arch.init(rng)) if cfg.hp.uses_opponent_model else None
+    return SeedState(agents, models, rng, 0)
+
+
+def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = False, force: bool = False,
+          progress: Progress | None = None) -> Path:
+    """Train (or, with ``resume``, continue) the run stored at ``path``; returns the path.
+
+    ``progress(update, seed_index, metrics)`` is called after every evaluation.
+    """
+    path = Path(path)
+    if resume:
+        require(path.is_file(), f"nothing to resume: no such file {path}")
+        with h5py.File(path, "r") as f:
+            require(f.attrs.get("kind") == KIND, f"{path} is not a training run file")
+            cfg = RunConfig.from_json(f.attrs["config"])
+    else:
+        require(cfg is not None, "a configuration is needed")
+        check_output_path(path, force)
+        _create(path, cfg)
+    game, arch = cfg.make_game(), cfg.architecture()
+    rollout = game_rollout(game, cfg.backend)
+    eval_batch = cfg.eval_batch or cfg.hp.batch_size
+    with h5py.File(path, "a") as f:
+        f.attrs["status"] = "running"
+        states: list[SeedState] = []
+        for k, seed in enumerate(cfg.seeds):
+            if f"state/seed_{k}" in f:
+                states.append(_load_state(f, k))
+                continue
+            st = init_seed(cfg, arch, seed)
+            t0 = time.perf_counter()
+            met = evaluate(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
+            met["wall_time"] = time.perf_counter() - t0
+            _write_row(f, cfg, 0, k, met)
+            _checkpoint(f, cfg, 0, k, st)
+            _save_state(f, k, st)
+            states.append(st)
+            if progress:
+                progress(0, k, met)
+        for u in range(min(st.done for st in states) + 1, cfg.updates + 1):
+            for k, st in enumerate(states):
+                if st.done != u - 1:  # this seed already did update u before an interruption
+                    continue
+                t0 = time.perf_counter()
+                agents, models = update_pair(arch, st.agents, cfg.hp, rollout, st.rng, st.models)
+                met = evaluate(game, arch, agents, eval_batch, st.rng, cfg.backend)
+                prev = f["metrics/wall_time"][st.done, k] if st.done < f["metrics/wall_time"].shape[0] else 0.0
+                met["wall_time"] = float(prev) + time.perf_counter() - t0
+                new = SeedState(tuple(agents), models, st.rng, st.done + 1)
+                _write_row(f, cfg, new.done, k, met)
+                _checkpoint(f, cfg, new.done, k, new)
+                _save_state(f, k, new)
+                states[k] = new
+                if progress:
+                    progress(new.done, k, met)
+        f.attrs["status"] = "complete"
+    return path
+
+
+def _checkpoint(f: h5py.File, cfg: RunConfig, u: int, k: int, st: SeedState) -> None:
+    if u % cfg.checkpoint_every == 0 or u == cfg.updates:
+        save_tree(f.require_group(f"checkpoints/{u}"), f"seed_{k}", {"agents": st.agents})
+
+
+def load_checkpoint(path: str | Path, update: int | None = None, seed_index: int = 0):
+    """``(config, architecture, (agent1, agent2))`` from a run file at checkpoint ``update`` (default:
+    the latest one)."""
+    from pola_nb.results import open_results
+
+    with open_results(path) as f:
+        require(f.attrs.get("kind") == KIND, f"{path} is not a training run file")
+        cfg = RunConfig.from_json(f.attrs["config"])
+        have = sorted(int(u) for u in f.get("checkpoints", {}))
+        require(len(have) > 0, f"{path} has no checkpoints")
+        u = have[-1] if update is None else update
+        require(u in have, f"{path} has no checkpoint at update {u}; available: {have}")
+        node = f[f"checkpoints/{u}"]
+        require(f"seed_{seed_index}" in node, f"no seed index {seed_index} at update {u}")
+        agents = load_tree(node[f"seed_{seed_index}/agents"])
+    return cfg, cfg.architecture(), tuple(agents)
+
