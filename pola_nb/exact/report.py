@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -85,11 +86,26 @@ def plot_fig1(f: h5py.File, png: str) -> None:
     plt.close(fig)
 
 
-def _bars(ax, groups: list[str], series: dict[str, list[float]], colors: dict[str, str]) -> None:
+def official_targets(kind: str) -> dict:
+    """Fractions from running the official code (``data/official_targets.json``), or {} if absent."""
+    path = Path(__file__).resolve().parents[2] / "data" / "official_targets.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get(kind, {})
+
+
+def _bars(ax, groups: list[str], series: dict[str, list[float]], colors: dict[str, str],
+          targets: dict[str, list[float]] | None = None) -> None:
+    """Grouped bars; ``targets`` (same keys as ``series``) are drawn as black ticks on the bars."""
     width = 0.8 / len(series)
     x = np.arange(len(groups))
     for i, (label, vals) in enumerate(series.items()):
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=label, color=colors.get(label))
+        xs = x + (i - (len(series) - 1) / 2) * width
+        ax.bar(xs, vals, width, label=label, color=colors.get(label))
+        if targets and label in targets:
+            t = np.array(targets[label], dtype=float)
+            ax.scatter(xs, t, marker="_", s=300, color="black", zorder=3,
+                       label="official code" if i == 0 else None)
     ax.set_xticks(x, groups)
     ax.set_ylim(0, 1.05)
     ax.grid(axis="y", alpha=0.3)
@@ -102,6 +118,7 @@ def plot_fig3(f: h5py.File, png: str) -> None:
     import matplotlib.pyplot as plt
 
     s = summary_tft(f)["fig3"]
+    official = official_targets("fig3")
     params = [p for p in ("tabular", "nn", "precond") if f"lola-{p}" in s or f"pola-{p}" in s]
     titles = {"tabular": "tabular", "nn": "neural net", "precond": "pre-conditioned tabular"}
     fig, axes = plt.subplots(1, len(params), figsize=(4.2 * len(params), 3.6), sharey=True, squeeze=False)
@@ -109,7 +126,9 @@ def plot_fig3(f: h5py.File, png: str) -> None:
         cfs = list(next(v for k, v in s.items() if k.endswith(p)))
         series = {algo.upper(): [s[f"{algo}-{p}"][c] for c in cfs] for algo in ("lola", "pola")
                   if f"{algo}-{p}" in s}
-        _bars(ax, [f"cf={c}" for c in cfs], series, {"LOLA": "tab:red", "POLA": "tab:blue"})
+        targets = {algo.upper(): [official.get(f"{algo}-{p}", {}).get(c, np.nan) for c in cfs]
+                   for algo in ("lola", "pola")}
+        _bars(ax, [f"cf={c}" for c in cfs], series, {"LOLA": "tab:red", "POLA": "tab:blue"}, targets)
         ax.set_title(titles[p])
     axes[0][0].set_ylabel("fraction of runs finding TFT")
     axes[0][-1].legend()
@@ -131,9 +150,12 @@ def plot_b16(f: h5py.File, png: str) -> None:
     cf = next(iter(next(iter(s.values()))))
     series = {algo.upper(): [s.get(f"{algo}-om-{p}", {}).get(cf, np.nan) for p in oms]
               for algo in ("lola", "pola")}
+    official = official_targets("b16")
+    targets = {algo.upper(): [official.get(f"{algo}-om-{p}", {}).get(cf, np.nan) for p in oms]
+               for algo in ("lola", "pola")}
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     _bars(ax, [{"tabular": "tabular OM", "nn": "NN OM", "precond": "pre-cond. OM"}[p] for p in oms], series,
-          {"LOLA": "tab:red", "POLA": "tab:blue"})
+          {"LOLA": "tab:red", "POLA": "tab:blue"}, targets)
     ax.set_ylabel("fraction of runs finding TFT")
     ax.legend()
     repeats = next(iter(f.values())).attrs["repeats"]
