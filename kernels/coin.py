@@ -35,16 +35,17 @@ N_STATE = 11
 # ---------------------------------------------------------------- scalar bodies (written once)
 
 
+def coin_wrap(x, n):
+    """``x mod n`` for ``x`` in ``-n .. 2n-1``, without a division (selects compile to cmov)."""
+    x = x + n if x < 0 else x
+    return x - n if x >= n else x
+
+
 def coin_move(r, c, a, n):
-    if a == 0:
-        c = c + 1 if c + 1 < n else 0
-    elif a == 1:
-        c = c - 1 if c > 0 else n - 1
-    elif a == 2:
-        r = r + 1 if r + 1 < n else 0
-    else:
-        r = r - 1 if r > 0 else n - 1
-    return r, c
+    """Branch-free torus move (random actions would make branches unpredictable)."""
+    dc = int(a == 0) - int(a == 1)
+    dr = int(a == 2) - int(a == 3)
+    return coin_wrap(r + dr, n), coin_wrap(c + dc, n)
 
 
 def coin_place(n, rr, rc, br, bc, u):
@@ -64,10 +65,10 @@ def coin_place(n, rr, rc, br, bc, u):
 
 def coin_greedy(n, r, c, cr, cc):
     """Shortest torus step towards the coin; vertical moves take priority (spec 1(c))."""
-    right = (cc - c + n) % n
-    left = (c - cc + n) % n
-    down = (cr - r + n) % n
-    up = (r - cr + n) % n
+    right = coin_wrap(cc - c, n)
+    left = coin_wrap(c - cc, n)
+    down = coin_wrap(cr - r, n)
+    up = coin_wrap(r - cr, n)
     a = 0
     if left < right:
         a = 1
@@ -226,7 +227,7 @@ def coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, o
             coin_write_both(obs, obs2, t + 1, i, n, centric, rr, rc, br, bc, cr, cc, red)
 
 
-SCALARS = ("uniform_int", "coin_move", "coin_place", "coin_greedy", "coin_strategy", "coin_mode",
+SCALARS = ("uniform_int", "coin_wrap", "coin_move", "coin_place", "coin_greedy", "coin_strategy", "coin_mode",
            "coin_turn", "coin_write_obs", "coin_write_both", "coin_reset", "coin_env_reset",
            "coin_env_advance", "coin_env_rollout")
 

@@ -24,7 +24,7 @@ STATE = np.int32  # structure-of-arrays game state (S, B)
 # editing kernels/common.py.
 CACHE = os.environ.get("POLA_NUMBA_CACHE", "1") != "0"
 FASTMATH = True
-CPU_DEVICE_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy")
+CPU_DEVICE_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy", inline="always")
 CPU_KERNEL_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy", parallel=True)
 CUDA_DEVICE_OPTIONS = dict(device=True, fastmath=FASTMATH)
 CUDA_KERNEL_OPTIONS = dict(fastmath=FASTMATH)
