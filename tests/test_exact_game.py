@@ -62,7 +62,7 @@ def test_batched_values_and_per_row_cf():
     for i in range(4):
         for j in range(3):
             w1, w2 = exact_values(IPDExact(cf=cf[i, j]), q1[i, j], q2[i, j])
-            assert (v1[i, j], v2[i, j]) == pytest.approx((w1, w2))
+            assert (v1[i, j], v2[i, j]) == pytest.approx((float(w1), float(w2)))
 
 
 def test_value_gradients_second_order():
@@ -81,3 +81,20 @@ def test_value_gradients_second_order():
 def test_invalid_game(cf, gamma):
     with pytest.raises(PolaUsageError):
         IPDExact(cf=cf, gamma=gamma)
+
+
+def test_fused_values_match_composite_twin_to_second_order():
+    from autograd import grad, hessian
+
+    from pola_nb.exact.game import values_composite, values_fused
+
+    rng = np.random.default_rng(5)
+    q = rng.uniform(0.05, 0.95, size=(3, 2, 5))
+    r = np.stack(IPDExact(cf=np.array([1.1, 1.4, 1.8])).rewards, axis=-2)
+    w = rng.normal(size=(3, 2))
+    np.testing.assert_allclose(values_fused(q, r, 0.96), values_composite(q, r, 0.96), rtol=1e-12)
+    f = lambda x: anp.sum(w * values_fused(x, r, 0.96))  # noqa: E731
+    f_twin = lambda x: anp.sum(w * values_composite(x, r, 0.96))  # noqa: E731
+    np.testing.assert_allclose(grad(f)(q), grad(f_twin)(q), rtol=1e-9)
+    np.testing.assert_allclose(hessian(f)(q), hessian(f_twin)(q), rtol=1e-7, atol=1e-9)
+    check_grads(f, modes=["rev"], order=2)(q)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defvjp, primitive
 
 from pola_nb.errors import require
 
@@ -64,21 +65,68 @@ class IPDExact:
         return (np.asarray(self.cf, dtype=float) - 1) / (1 - self.gamma)
 
 
-def _joint(x1, x2):
-    """Joint distribution of (a1, a2) at index 2*a1 + a2, from P(cooperate) of shape (..., n)."""
-    a = anp.stack([1 - x1, x1], axis=-1)  # (..., n, 2): P(a1 = D), P(a1 = C)
-    b = anp.stack([1 - x2, x2], axis=-1)
-    joint = a[..., :, None] * b[..., None, :]  # (..., n, 2, 2)
-    return anp.reshape(joint, joint.shape[:-2] + (4,))
+def _transition_rows(q):
+    """Next-joint-action distributions from each of the 5 states, shape (..., 5, 4).
+
+    ``q`` holds both agents' cooperation probabilities, shape (..., 2, 5). Row s < 4 of the result is
+    row s of the transition matrix P; row 4 (the start state) is the distribution p0 of the first
+    joint action. Column 2*a1 + a2 is the joint action (a1, a2), 1 = cooperate. Also returns the
+    per-agent action probabilities U (..., 2, 5, 2), U[..., k, s, a] = P(agent k plays a in s).
+    """
+    u = anp.stack([1 - q, q], axis=-1)
+    joint = u[..., 0, :, :, None] * u[..., 1, :, None, :]  # (..., 5, 2, 2)
+    return anp.reshape(joint, joint.shape[:-2] + (4,)), u
+
+
+def _solve_visitation(rows, gamma):
+    """``M = p0 (I - gamma P)^-1`` (..., 4) and ``A = I - gamma P`` from :func:`_transition_rows`."""
+    A = anp.eye(4) - gamma * rows[..., :4, :]
+    return anp.linalg.solve(anp.swapaxes(A, -1, -2), rows[..., 4, :, None])[..., 0], A
+
+
+def values_composite(q, r, gamma):
+    """Both values, (..., 2), written with autograd.numpy primitives only (the slow, plain twin).
+
+    q: (..., 2, 5) cooperation probabilities of agents 1 and 2; r: (..., 2, 4) their rewards.
+    """
+    m, _ = _solve_visitation(_transition_rows(q)[0], gamma)
+    return anp.sum(m[..., None, :] * r, axis=-1)
+
+
+@primitive
+def values_fused(q, r, gamma):
+    """Same as :func:`values_composite`, as one autograd primitive (fewer traced operations).
+
+    Its adjoint :func:`values_adjoint` is itself written in autograd.numpy, so gradients of any
+    order still work: the second-order LOLA/POLA objectives differentiate through it.
+    """
+    return values_composite(q, r, gamma)
+
+
+def values_adjoint(q, r, gamma, g):
+    """Vector-Jacobian product of the values with respect to q: (..., 2, 5) for a cotangent g (..., 2).
+
+    With x = A^-1 w for the cotangent-weighted rewards w = g1 r1 + g2 r2, the value g . V = p0 . x
+    has gradient x with respect to p0 and gamma M^T x^T with respect to P; the chain rule through the
+    product form P[s, (a1, a2)] = U1[s, a1] U2[s, a2] gives the gradient with respect to q.
+    """
+    rows, u = _transition_rows(q)
+    m, A = _solve_visitation(rows, gamma)
+    w = anp.sum(g[..., :, None] * r, axis=-2)  # (..., 4)
+    x = anp.linalg.solve(A, w[..., None])[..., 0]
+    d_rows = anp.concatenate([gamma * m[..., :, None] * x[..., None, :], x[..., None, :]], axis=-2)
+    d = anp.reshape(d_rows, d_rows.shape[:-1] + (2, 2))  # (..., 5, a1, a2)
+    dq1 = anp.sum((d[..., 1, :] - d[..., 0, :]) * u[..., 1, :, :], axis=-1)
+    dq2 = anp.sum((d[..., :, 1] - d[..., :, 0]) * u[..., 0, :, :], axis=-1)
+    return anp.stack([dq1, dq2], axis=-2)
+
+
+defvjp(values_fused, lambda ans, q, r, gamma: lambda g: values_adjoint(q, r, gamma, g))
 
 
 def visitation(game: IPDExact, q1, q2):
     """Discounted visitation counts of the 4 joint states, shape ``(..., 4)``; they sum to 1/(1-gamma)."""
-    p0 = _joint(q1[..., START], q2[..., START])  # (..., 4)
-    P = _joint(q1[..., :4], q2[..., :4])  # (..., 4, 4): rows = current state, columns = next
-    A = anp.eye(4) - game.gamma * P
-    # M = p0 (I - gamma P)^-1  <=>  (I - gamma P)^T M^T = p0^T
-    return anp.linalg.solve(anp.swapaxes(A, -1, -2), p0[..., None])[..., 0]
+    return _solve_visitation(_transition_rows(anp.stack([q1, q2], axis=-2))[0], game.gamma)[0]
 
 
 def exact_values(game: IPDExact, q1, q2):
@@ -92,6 +140,5 @@ def exact_values(game: IPDExact, q1, q2):
     Returns:
         ``(v1, v2)``, each of the leading shape ``(...)``; unnormalised discounted sums of rewards.
     """
-    r1, r2 = game.rewards
-    m = visitation(game, q1, q2)
-    return anp.sum(m * r1, axis=-1), anp.sum(m * r2, axis=-1)
+    v = values_fused(anp.stack([q1, q2], axis=-2), anp.stack(game.rewards, axis=-2), game.gamma)
+    return v[..., 0], v[..., 1]
