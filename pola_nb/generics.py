@@ -30,3 +30,11 @@ def n_params(family):
 @dispatch.abstract
 def init_params(family, rng, n):
     """Draw ``n`` independent initial parameter vectors, shape ``(n, n_params(family))``, float64."""
+
+
+@dispatch.abstract
+def logits_vjp(family, theta, g):
+    """Gradient with respect to ``theta`` (..., n) of ``sum(g * logits(family, theta))`` for g (..., 5).
+
+    Plain numpy (no autograd): the fast path for first-order fits such as opponent modelling.
+    """

@@ -67,3 +67,16 @@ def test_kl_sum_against_direct_formula_and_saturation():
     np.testing.assert_allclose(kl_sum(a, b), direct, rtol=1e-10)
     assert np.isfinite(kl_sum(np.full(5, 60.0), np.full(5, -60.0)))  # saturated: no NaN/inf trap
     check_grads(lambda x: np.sum(kl_sum(a, x)), modes=["rev"], order=2)(b)
+
+
+@pytest.mark.parametrize("fam", [Tabular(), Precond(), NeuralNet(4), NeuralNet(3, extra_layers=2)])
+def test_logits_vjp_matches_autograd(fam):
+    from autograd import grad
+
+    from pola_nb.generics import logits_vjp
+
+    rng = np.random.default_rng(6)
+    theta = init_params(fam, rng, 3) + 0.1 * rng.normal(size=(3, n_params(fam)))
+    g = rng.normal(size=(3, 5))
+    expected = grad(lambda th: np.sum(g * logits(fam, th)))(theta)
+    np.testing.assert_allclose(logits_vjp(fam, theta, g), expected, rtol=1e-10, atol=1e-12)

@@ -27,8 +27,8 @@ from autograd import grad
 
 from pola_nb.errors import require
 from pola_nb.exact.game import IPDExact, exact_values
-from pola_nb.exact.params import kl_sum, probs
-from pola_nb.generics import logits
+from pola_nb.exact.params import kl_sum, probs, sigmoid
+from pola_nb.generics import logits, logits_vjp
 
 Hyper = Any  # a float, or an array of shape (N,) with one value per row
 
@@ -176,18 +176,18 @@ def fit_model(model: Side, target_logits: np.ndarray, lr: float = 0.2, tol: floa
     """Fit opponent models to true policies by SGD on KL_sum(pi_true || pi_model) (spec 3.5).
 
     Rows stop independently once their KL is at most ``tol``. Returns ``(theta, iterations)``.
+    The gradient of the KL with respect to the model's logits is ``sigmoid(model) - sigmoid(target)``,
+    pulled back through the parameterisation by ``logits_vjp`` (plain numpy, no autograd).
     """
-
-    def objective(th):
-        return anp.sum(kl_sum(target_logits, logits(model.family, th)))
-
-    d = grad(objective)
-    theta = model.theta
+    p = sigmoid(target_logits)
+    theta = np.array(model.theta, dtype=float)
     iters = np.zeros(theta.shape[0], int)
     for _ in range(max_iters):
-        active = kl_sum(target_logits, logits(model.family, theta)) > tol
+        z = logits(model.family, theta)
+        active = kl_sum(target_logits, z) > tol
         if not active.any():
             break
-        theta = np.where(active[:, None], theta - lr * d(theta), theta)
+        step = lr * logits_vjp(model.family, theta[active], sigmoid(z[active]) - p[active])
+        theta[active] -= step
         iters += active
     return theta, iters

@@ -135,6 +135,34 @@ def logits(family: NeuralNet, theta):
 
 
 @dispatch
+def logits_vjp(family: Tabular, theta, g):
+    return g
+
+
+@dispatch
+def logits_vjp(family: Precond, theta, g):
+    return g @ PRECOND_A
+
+
+@dispatch
+def logits_vjp(family: NeuralNet, theta, g):
+    parts = family.unpack(theta)
+    layers = [(parts[2 * k], parts[2 * k + 1]) for k in range(family.extra_layers + 1)]
+    acts = [np.broadcast_to(STATE_INPUTS, theta.shape[:-1] + STATE_INPUTS.shape)]  # inputs of each layer
+    for w, b in layers:
+        acts.append(np.tanh(np.einsum("...ji,...si->...sj", w, acts[-1]) + b[..., None, :]))
+    w_out = parts[-2]
+    grads = [np.einsum("...s,...sj->...j", g, acts[-1]), g.sum(-1)]  # output weights and bias
+    delta = g[..., :, None] * w_out[..., None, :]  # d/d(hidden activations), (..., 5, H)
+    for (w, _), x, h in zip(reversed(layers), reversed(acts[:-1]), reversed(acts[1:]), strict=True):
+        pre = delta * (1 - h**2)
+        grads = [np.einsum("...sj,...si->...ji", pre, x), pre.sum(-2), *grads]
+        delta = np.einsum("...sj,...ji->...si", pre, w)
+    lead = theta.shape[:-1]
+    return np.concatenate([np.reshape(x, lead + (-1,)) for x in grads], axis=-1)
+
+
+@dispatch
 def init_params(family: Tabular | Precond, rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.normal(0.0, family.std, size=(n, 5))
 
