@@ -154,6 +154,9 @@ def main() -> None:
     out["coin_cpu_end_to_end_speedup_vs_numpy"] = (out["coin_cpu_end_to_end_steps_per_s_b1000"]
                                                    / out["coin_numpy_steps_per_s_b1000"])
 
+    numba.set_num_threads(1)  # per-core throughput, less sensitive to other load on a shared machine
+    out["coin_cpu_steps_per_s_1thread"] = rate(100_000, cpu_case(coin, 100_000, rep)["kernel"]["best"])
+    numba.set_num_threads(out["numba_threads"])
     r = cpu_case(coin, 100_000, rep)
     out["coin_cpu_steps_per_s"] = rate(100_000, r["kernel"]["best"])
     out["coin_cpu_steps_per_s_median"] = rate(100_000, r["kernel"]["median"])

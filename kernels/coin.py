@@ -107,8 +107,10 @@ def coin_turn(n, s1, s2, e1, e2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, u1
 
     Returns ``(a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, RR, RB, BR, BB)``.
     """
-    m1 = coin_mode(m1, l1)
-    m2 = coin_mode(m2, l2)
+    if s1 == TFT:
+        m1 = coin_mode(m1, l1)
+    if s2 == TFT:
+        m2 = coin_mode(m2, l2)
     a1 = e1 if s1 == EXTERNAL else coin_strategy(s1, 0, n, rr, rc, br, bc, cr, cc, red, m1, u1)
     a2 = e2 if s2 == EXTERNAL else coin_strategy(s2, 1, n, rr, rc, br, bc, cr, cc, red, m2, u2)
     rr, rc = coin_move(rr, rc, a1, n)
