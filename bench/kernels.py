@@ -6,7 +6,8 @@
 Measured in one process, on the same pre-drawn float32 uniforms (layout of
 ``pola_nb.sampled.rollout``), with uniformly random actions for both agents:
 
-- numba CPU kernels (``prange`` over the batch, whole rollout in one call), kernel time only;
+- numba CPU kernels (whole rollout in one call), kernel time only; as the driver launches them:
+  ``prange`` over the batch from ``config.CPU_PARALLEL_MIN_WORK`` env-steps on, one thread below;
 - the same through ``rollout()`` end to end (drawing the uniforms, allocating, copying back);
 - the vectorised numpy twin of the game (``tests/reference_games.py``) as the baseline;
 - CUDA kernels on device-resident uniforms and outputs, when a GPU is present.
@@ -74,12 +75,13 @@ def cpu_case(game, batch: int, repeats: int) -> dict:
     pickups = np.empty((T, batch, 4), np.int8)
     if isinstance(game, CoinGame):
         obs = np.empty((1, 1, game.obs_dim), np.float32)
-        run = lambda: be.coin.rollout(game.grid, False, RANDOM, RANDOM, u_reset, u_step,  # noqa: E731
-                                      actions, rewards, pickups, obs, obs, False)
+        run = lambda: be.launch(be.coin.rollout, batch, game.grid, False, RANDOM, RANDOM,  # noqa: E731
+                                u_reset, u_step, actions, rewards, pickups, obs, obs, False, steps=T)
     else:
         obs = np.empty((1, 1, 6), np.float32)
         pay = game.payoff_table()
-        run = lambda: be.ipd.rollout(RANDOM, RANDOM, pay, u_step, actions, rewards, obs, False)  # noqa: E731
+        run = lambda: be.launch(be.ipd.rollout, batch, RANDOM, RANDOM, pay, u_step,  # noqa: E731
+                                actions, rewards, obs, False, steps=T)
     kernel = timeit(run, repeats, min_seconds=0.5)
     e2e = timeit(lambda: rollout(game, "random", "random", batch, T, seed=1, keep_obs=False),
                  max(2, repeats // 4), min_seconds=0.5)

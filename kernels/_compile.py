@@ -12,13 +12,14 @@ Copies are plain (non-closure) functions, so numba's on-disk cache works for the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import FunctionType, SimpleNamespace
 
 
-def _rebind(fn: FunctionType, namespace: dict) -> FunctionType:
+def _rebind(fn: FunctionType, namespace: dict, name: str | None = None) -> FunctionType:
     new = FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
-    new.__qualname__ = fn.__qualname__
+    # numba names its cache files after the qualname: distinct names for distinct compilations
+    new.__qualname__ = name or fn.__qualname__
     new.__module__ = fn.__module__
     new.__doc__ = fn.__doc__
     return new
@@ -27,19 +28,19 @@ def _rebind(fn: FunctionType, namespace: dict) -> FunctionType:
 def compile_module(
     module_globals: dict,
     scalars: Iterable[str],
-    kernels: Iterable[str],
     device_jit: Callable,
-    kernel_jit: Callable,
+    kernels: Mapping[str, tuple[str, Callable]],
 ) -> SimpleNamespace:
-    """Compile ``scalars`` with ``device_jit`` and ``kernels`` with ``kernel_jit``.
+    """Compile ``scalars`` with ``device_jit``; ``kernels`` maps an output name to
+    ``(function name, kernel_jit)`` (one function may be compiled several ways).
 
-    Returns a namespace holding the compiled kernels (and the compiled scalars, for tests).
+    Returns a namespace holding the compiled scalars and kernels under their names.
     Compilation itself stays lazy (numba compiles on the first call).
     """
     ns = dict(module_globals)
     out = {}
     for name in scalars:
         ns[name] = out[name] = device_jit(_rebind(module_globals[name], ns))
-    for name in kernels:
-        ns[name] = out[name] = kernel_jit(_rebind(module_globals[name], ns))
+    for out_name, (name, kernel_jit) in kernels.items():
+        out[out_name] = kernel_jit(_rebind(module_globals[name], ns, out_name))
     return SimpleNamespace(**out)

@@ -6,7 +6,7 @@ once::
     be = get_backend("cpu")            # or "cuda"
     x = be.to_device(host_array)       # identity on the CPU
     y = be.empty((T, B, 2), np.int8)   # numpy array or CUDA device array
-    be.launch(be.coin.rollout, B, *args)
+    be.launch(be.coin.rollout, B, *args, steps=T)
     host = be.to_host(y)               # identity on the CPU
 
 ``be.ipd`` / ``be.coin`` hold the compiled kernels of :mod:`pola_kernels.ipd` and
@@ -43,8 +43,10 @@ class CPUBackend:
         return np.empty(shape, dtype=dtype)
 
     @staticmethod
-    def launch(kernel: Any, batch: int, *args: Any) -> None:
-        kernel(*args)
+    def launch(kernel: Any, batch: int, *args: Any, steps: int = 1) -> None:
+        """Run ``kernel`` (a ``.parallel`` / ``.serial`` pair) over ``batch`` envs for ``steps`` steps."""
+        big = batch * steps >= config.CPU_PARALLEL_MIN_WORK
+        (kernel.parallel if big else kernel.serial)(*args)
 
     @staticmethod
     def synchronize() -> None:
@@ -72,7 +74,8 @@ class CUDABackend:
         return self._cuda.device_array(shape, dtype=dtype)
 
     @staticmethod
-    def launch(kernel: Any, batch: int, *args: Any) -> None:
+    def launch(kernel: Any, batch: int, *args: Any, steps: int = 1) -> None:
+        """Launch ``kernel`` with one thread per env (grid-stride beyond ``MAX_BLOCKS`` blocks)."""
         tpb = config.THREADS_PER_BLOCK
         blocks = max(1, min(-(-batch // tpb), config.MAX_BLOCKS))
         kernel[blocks, tpb](*args)

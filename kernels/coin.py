@@ -268,13 +268,23 @@ def rollout_cuda(n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs
 
 @functools.cache
 def kernels(target: str) -> SimpleNamespace:
-    """Compiled Coin Game kernels for ``target`` in {"cpu", "cuda"}: ``reset``, ``advance``, ``rollout``."""
+    """Compiled Coin Game kernels for ``target`` in {"cpu", "cuda"}: ``reset``, ``advance``, ``rollout``.
+
+    On the CPU each is a pair ``.parallel`` / ``.serial`` (the same loop compiled with and
+    without ``parallel=True``); the backend picks one by the amount of work.
+    """
+    names = ("reset", "advance", "rollout")
     if target == "cpu":
-        ns = compile_module(globals(), SCALARS, ("reset_cpu", "advance_cpu", "rollout_cpu"),
-                            njit(**config.CPU_DEVICE_OPTIONS), njit(**config.CPU_KERNEL_OPTIONS))
-        return SimpleNamespace(reset=ns.reset_cpu, advance=ns.advance_cpu, rollout=ns.rollout_cpu, scalars=ns)
+        par, ser = njit(**config.CPU_KERNEL_OPTIONS), njit(**config.CPU_SERIAL_KERNEL_OPTIONS)
+        jobs = {f"{n}_cpu": (f"{n}_cpu", par) for n in names}
+        jobs.update({f"{n}_cpu_serial": (f"{n}_cpu", ser) for n in names})
+        ns = compile_module(globals(), SCALARS, njit(**config.CPU_DEVICE_OPTIONS), jobs)
+        pairs = {n: SimpleNamespace(parallel=getattr(ns, f"{n}_cpu"), serial=getattr(ns, f"{n}_cpu_serial"))
+                 for n in names}
+        return SimpleNamespace(**pairs, scalars=ns)
     from numba import cuda
 
-    ns = compile_module({**globals(), "cuda": cuda}, SCALARS, ("reset_cuda", "advance_cuda", "rollout_cuda"),
-                        cuda.jit(**config.CUDA_DEVICE_OPTIONS), cuda.jit(**config.CUDA_KERNEL_OPTIONS))
-    return SimpleNamespace(reset=ns.reset_cuda, advance=ns.advance_cuda, rollout=ns.rollout_cuda, scalars=ns)
+    kern = cuda.jit(**config.CUDA_KERNEL_OPTIONS)
+    ns = compile_module({**globals(), "cuda": cuda}, SCALARS, cuda.jit(**config.CUDA_DEVICE_OPTIONS),
+                        {f"{n}_cuda": (f"{n}_cuda", kern) for n in names})
+    return SimpleNamespace(**{n: getattr(ns, f"{n}_cuda") for n in names}, scalars=ns)

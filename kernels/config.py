@@ -26,6 +26,11 @@ CACHE = os.environ.get("POLA_NUMBA_CACHE", "1") != "0"
 FASTMATH = True
 CPU_DEVICE_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy", inline="always")
 CPU_KERNEL_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy", parallel=True)
+CPU_SERIAL_KERNEL_OPTIONS = dict(cache=CACHE, fastmath=FASTMATH, error_model="numpy")
+# Calls with fewer env-steps than this run on one thread: waking the worker threads costs more
+# than it saves for small batches, and on a loaded machine a sleeping worker can take
+# milliseconds to get a core (a T = 50, B = 1000 Coin Game rollout takes ~1 ms on one core).
+CPU_PARALLEL_MIN_WORK = 200_000
 CUDA_DEVICE_OPTIONS = dict(device=True, fastmath=FASTMATH)
 CUDA_KERNEL_OPTIONS = dict(fastmath=FASTMATH)
 

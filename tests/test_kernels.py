@@ -103,6 +103,18 @@ def test_step_path_equals_fused_path_for_the_same_strategy():
         assert_same(stepped, vars(fused))
 
 
+def test_parallel_kernels_match_reference(monkeypatch):
+    """Small calls run the serial compilation; force the prange one for every call here."""
+    from pola_kernels import config
+
+    monkeypatch.setattr(config, "CPU_PARALLEL_MIN_WORK", 1)
+    for game in (IPDHistory(steps=8), CoinGame(grid=3, steps=8, agent_centric=True)):
+        for a1, a2 in [("random", "tft"), ("allc", "alld")]:
+            assert_same(rollout(game, a1, a2, 45, seed=2), reference(game, a1, a2, 45, 2))
+        traj = rollout(game, Scripted(game.n_actions), "tft", 45, seed=3)
+        assert_same(traj, reference(game, scripted(game.n_actions, 45), "tft", 45, 3))
+
+
 # ---------------------------------------------------------------- uniforms and validation
 
 

@@ -127,7 +127,8 @@ class _IPDOps:
         self.pay = be.to_device(game.payoff_table())
 
     def fused(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
-        self.be.launch(self.k.rollout, us.shape[2], s1, s2, self.pay, us, actions, rewards, obs, keep_obs)
+        self.be.launch(self.k.rollout, us.shape[2], s1, s2, self.pay, us, actions, rewards, obs, keep_obs,
+                       steps=us.shape[0])
 
     def reset(self, ur, state, obs, obs2):
         self.be.launch(self.k.reset, state.shape[1], state, obs)
@@ -149,7 +150,7 @@ class _CoinOps:
 
     def fused(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
         self.be.launch(self.k.rollout, us.shape[2], self.n, self.centric, s1, s2, ur, us,
-                       actions, rewards, pickups, obs, obs2, keep_obs)
+                       actions, rewards, pickups, obs, obs2, keep_obs, steps=us.shape[0])
 
     def reset(self, ur, state, obs, obs2):
         self.be.launch(self.k.reset, state.shape[1], self.n, self.centric, ur, state, obs, obs2)
