@@ -30,6 +30,7 @@ from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
 from pola_nb.errors import require
+from pola_nb.sampled.fused import gru_gates, mm_nn, stack, unstack
 
 Params = dict[str, Any]
 F32 = np.float32
@@ -70,11 +71,8 @@ defvjp(sigmoid, lambda ans, x: lambda g: g * ans * (1.0 - ans))
 
 
 def mm(x, w):
-    """``x @ w`` for ``x`` of any rank ``(..., n)`` and a matrix ``w`` ``(n, m)`` (BLAS, unlike 3-D dot)."""
-    if x.ndim == 2:
-        return anp.dot(x, w)
-    lead = x.shape[:-1]
-    return anp.reshape(anp.dot(anp.reshape(x, (-1, x.shape[-1])), w), (*lead, w.shape[1]))
+    """``x @ w`` for ``x`` of any rank ``(..., n)`` and a matrix ``w`` ``(n, m)`` (one BLAS call)."""
+    return mm_nn(x, w)
 
 
 def relu(x):
@@ -154,8 +152,6 @@ class GRUNet(Net):
         p["head_b"] = np.zeros(self.n_out, F32)
         return p
 
-    # Each gate has its own matmul: slicing a fused (B, 3H) product would cost an ``add.at`` per
-    # slice in autograd's backward pass, which is slower than the extra BLAS calls.
     def _embed(self, p: Params, x):
         """Input of the GRU cell for observations ``x`` ``(..., n_in)``: shape ``(..., H)``."""
         x = relu(mm(x, p["dense0_w"]) + p["dense0_b"])
@@ -163,30 +159,49 @@ class GRUNet(Net):
             x = mm(x, p["dense1_w"]) + p["dense1_b"]
         return x
 
-    def _cell(self, p: Params, x, h):
-        r = sigmoid(mm(x, p["ir_w"]) + p["ir_b"] + mm(h, p["hr_w"]))
-        z = sigmoid(mm(x, p["iz_w"]) + p["iz_b"] + mm(h, p["hz_w"]))
-        n = anp.tanh(mm(x, p["in_w"]) + p["in_b"] + r * (mm(h, p["hn_w"]) + p["hn_b"]))
-        return n + z * (h - n)
+    @staticmethod
+    def _gate_weights(p: Params):
+        wi = anp.concatenate([p["ir_w"], p["iz_w"], p["in_w"]], axis=1)
+        bi = anp.concatenate([p["ir_b"], p["iz_b"], p["in_b"]])
+        wh = anp.concatenate([p["hr_w"], p["hz_w"], p["hn_w"]], axis=1)
+        return wi, bi, wh
 
     def start(self, batch: int) -> np.ndarray:
         return np.zeros((batch, self.hidden), F32)
 
     def step(self, params: Params, carry, x):
-        h = self._cell(params, self._embed(params, x), carry)
+        wi, bi, wh = self._gate_weights(params)
+        ai = mm(self._embed(params, x), wi) + bi
+        h = gru_gates(ai, mm(carry, wh), carry, params["hn_b"])
         return mm(h, params["head_w"]) + params["head_b"], h
 
     def hidden_states(self, params: Params, obs):
-        """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)``."""
+        """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fused fast path)."""
+        wi, bi, wh = self._gate_weights(params)
+        ai = unstack(mm(self._embed(params, obs), wi) + bi)  # input side of all steps, one matmul
         h = self.start(obs.shape[1])
         hs = []
         for t in range(obs.shape[0]):
-            h = self._cell(params, self._embed(params, obs[t]), h)
+            h = gru_gates(ai[t], mm(h, wh), h, params["hn_b"])
+            hs.append(h)
+        return stack(*hs)
+
+    def reference_hidden_states(self, params: Params, obs):
+        """The slow, obviously-correct twin of :meth:`hidden_states`: spec 2.3 one operation at a time."""
+        p = params
+        h = self.start(obs.shape[1])
+        hs = []
+        for t in range(obs.shape[0]):
+            x = self._embed(p, obs[t])
+            r = sigmoid(mm(x, p["ir_w"]) + p["ir_b"] + mm(h, p["hr_w"]))
+            z = sigmoid(mm(x, p["iz_w"]) + p["iz_b"] + mm(h, p["hz_w"]))
+            n = anp.tanh(mm(x, p["in_w"]) + p["in_b"] + r * (mm(h, p["hn_w"]) + p["hn_b"]))
+            h = (1.0 - z) * n + z * h
             hs.append(h)
         return anp.stack(hs)
 
-    def sequence(self, params: Params, obs):
-        hs = self.hidden_states(params, obs)
+    def sequence(self, params: Params, obs, reference: bool = False):
+        hs = (self.reference_hidden_states if reference else self.hidden_states)(params, obs)
         return mm(hs, params["head_w"]) + params["head_b"]
 
     def describe(self) -> dict[str, Any]:

@@ -300,6 +300,9 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
 
     ``progress(update, seed_index, metrics)`` is called after every evaluation.
     """
+    from pola_nb.sampled.threads import single_threaded
+
+    single_threaded()
     path = Path(path)
     if resume:
         require(path.is_file(), f"nothing to resume: no such file {path}")

@@ -1,0 +1,199 @@
+"""Fused autograd primitives for the GRU scorer (the hot path of the second-order updates).
+
+The plain autograd GRU (``GRUNet.reference_hidden_states``) records about 20 graph nodes per time
+step; under the second-order LOLA/POLA updates every node is traced again in the inner backward
+pass, so the interpreter overhead dominates. Here one step is three nodes:
+
+- ``ai[t]``: the input-side gate pre-activations of all steps are computed by one matmul before the
+  loop and split into a tuple with :func:`unstack` (tuple indexing has a cheap sparse VJP, unlike
+  array slicing, whose VJP is an ``add.at``);
+- ``gh = h @ [W_hr | W_hz | W_hn]``: an ordinary autograd matmul;
+- :func:`gru_gates`: all elementwise work of the cell in one primitive.
+
+Derivatives: ``gru_gates``' VJP is the primitive :func:`gru_gates_vjp` (plain numpy, one pass),
+whose own VJP is written out by hand below with ``autograd.numpy`` operations, so derivatives of
+every order exist and the second order (what LOLA/POLA need) costs one more elementwise pass. The
+tests compare values, first and second derivatives with the slow per-operation twin.
+
+Gate layout: ``ai``, ``gh`` are ``(B, 3H)`` with blocks [r, z, n] (spec 2.3):
+``r = σ(ai_r + gh_r)``, ``z = σ(ai_z + gh_z)``, ``m = gh_n + b_hn``, ``n = tanh(ai_n + r m)``,
+``h' = n + z (h - n)``.
+"""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.extend import defvjp, defvjp_argnums, primitive
+
+
+def _sig(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def _split(a, H):
+    return a[..., :H], a[..., H:2 * H], a[..., 2 * H:]
+
+
+def _forward(ai, gh, bn):
+    H = bn.shape[-1]
+    ar, az, an = _split(ai, H)
+    gr, gz, gn = _split(gh, H)
+    r = _sig(ar + gr)
+    z = _sig(az + gz)
+    m = gn + bn
+    n = np.tanh(an + r * m)
+    return r, z, m, n
+
+
+@primitive
+def gru_gates(ai, gh, h, bn):
+    """New carry ``(B, H)`` from gate pre-activations ``ai``, ``gh`` ``(B, 3H)``, carry ``h``, ``b_hn``."""
+    r, z, m, n = _forward(ai, gh, bn)
+    return n + z * (h - n)
+
+
+@primitive
+def gru_gates_vjp(g, ai, gh, h, bn):
+    """Cotangents ``(d_ai, d_gh, d_h, d_bn)`` of :func:`gru_gates` for the output cotangent ``g``."""
+    r, z, m, n = _forward(ai, gh, bn)
+    dn = g * (1.0 - z)
+    dun = dn * (1.0 - n * n)
+    dur = dun * m * r * (1.0 - r)
+    duz = g * (h - n) * z * (1.0 - z)
+    dm = dun * r
+    d_ai = np.concatenate([dur, duz, dun], axis=-1)
+    d_gh = np.concatenate([dur, duz, dm], axis=-1)
+    d_bn = dm.sum(axis=tuple(range(dm.ndim - bn.ndim)))
+    return d_ai, d_gh, g * z, d_bn
+
+
+def _gates_vjp_maker(argnums, ans, args, kwargs):
+    def vjp(g):
+        grads = gru_gates_vjp(g, *args)
+        return tuple(grads[i] for i in argnums)
+
+    return vjp
+
+
+defvjp_argnums(gru_gates, _gates_vjp_maker)
+
+
+def _second_order(argnums, ans, args, kwargs):
+    """VJP of :func:`gru_gates_vjp`: cotangents of its outputs -> cotangents of (g, ai, gh, h, bn).
+
+    Reverse sweep through the backward computation written out in ``autograd.numpy``.
+    """
+    g, ai, gh, h, bn = args
+    H = bn.shape[-1]
+
+    def vjp(cots):
+        c_ai, c_gh, c_h, c_bn = cots
+        ar, az, an = (ai[..., :H], ai[..., H:2 * H], ai[..., 2 * H:])
+        gr, gz, gn = (gh[..., :H], gh[..., H:2 * H], gh[..., 2 * H:])
+        r = 0.5 * (anp.tanh(0.5 * (ar + gr)) + 1.0)
+        z = 0.5 * (anp.tanh(0.5 * (az + gz)) + 1.0)
+        m = gn + bn
+        n = anp.tanh(an + r * m)
+        sr, sz, sn = r * (1.0 - r), z * (1.0 - z), 1.0 - n * n
+        dn = g * (1.0 - z)
+        dz = g * (h - n)
+        dun = dn * sn
+        dr = dun * m
+        # cotangents of the backward pass' outputs d_ai = [dur, duz, dun], d_gh = [dur, duz, dm],
+        # d_h = g z, d_bn = sum_b dm
+        u_r = c_ai[..., :H] + c_gh[..., :H]
+        u_z = c_ai[..., H:2 * H] + c_gh[..., H:2 * H]
+        u_n = c_ai[..., 2 * H:]
+        c_dm = c_gh[..., 2 * H:] + c_bn
+        # dur = dr * sr ; duz = dz * sz ; dm = dun * r ; dr = dun * m
+        c_dr = u_r * sr
+        c_r = u_r * dr * (1.0 - 2.0 * r) + c_dm * dun
+        c_dz = u_z * sz
+        c_z = u_z * dz * (1.0 - 2.0 * z) + c_h * g
+        c_dun = u_n + c_dm * r + c_dr * m
+        c_m = c_dr * dun
+        # dun = dn * sn ; dz = g (h - n) ; dn = g (1 - z) ; d_h = g z
+        c_dn = c_dun * sn
+        c_n = c_dun * dn * (-2.0 * n) - c_dz * g
+        c_g = c_h * z + c_dz * (h - n) + c_dn * (1.0 - z)
+        c_hh = c_dz * g
+        c_z = c_z - c_dn * g
+        # forward intermediates -> inputs: n = tanh(an + r m) ; m = gn + bn ; r, z sigmoids
+        c_un = c_n * sn
+        c_r = c_r + c_un * m
+        c_m = c_m + c_un * r
+        c_ur, c_uz = c_r * sr, c_z * sz
+        c_ai_out = anp.concatenate([c_ur, c_uz, c_un], axis=-1)
+        c_gh_out = anp.concatenate([c_ur, c_uz, c_m], axis=-1)
+        c_bn_out = anp.sum(c_m, axis=tuple(range(c_m.ndim - bn.ndim)))
+        out = (c_g, c_ai_out, c_gh_out, c_hh, c_bn_out)
+        return tuple(out[i] for i in argnums)
+
+    return vjp
+
+
+defvjp_argnums(gru_gates_vjp, _second_order)
+
+
+@primitive
+def unstack(x):
+    """Split ``x`` along axis 0 into a tuple (VJP: :func:`stack`)."""
+    return tuple(x[i] for i in range(x.shape[0]))
+
+
+@primitive
+def stack(*xs):
+    """Stack arrays along a new axis 0 (VJP: :func:`unstack`)."""
+    return np.stack(xs)
+
+
+defvjp(unstack, lambda ans, x: lambda g: stack(*g))
+defvjp_argnums(stack, lambda argnums, ans, args, kwargs: lambda g: _pick(unstack(g), argnums))
+
+
+def _pick(parts, argnums):
+    return tuple(parts[i] for i in argnums)
+
+
+# ------------------------------------------------------------------------------------------------
+# matrix products with closed-under-differentiation VJPs (no tensordot, no transposed copies)
+
+
+#: Set to ``[0]`` to count the floating-point operations of all matrix products (benchmarks).
+FLOPS: list[int] | None = None
+
+
+def _flat(x):
+    return x.reshape(-1, x.shape[-1])
+
+
+def _count(n: int) -> None:
+    if FLOPS is not None:
+        FLOPS[0] += n
+
+
+@primitive
+def mm_nn(x, w):
+    """``x @ w`` for ``x`` ``(..., n)`` and a matrix ``w`` ``(n, m)``: shape ``(..., m)``."""
+    _count(2 * x.size * w.shape[1])
+    return (_flat(x) @ w).reshape(*x.shape[:-1], w.shape[1])
+
+
+@primitive
+def mm_nt(g, w):
+    """``g @ w.T`` for ``g`` ``(..., m)``, ``w`` ``(n, m)``: shape ``(..., n)``."""
+    _count(2 * g.size * w.shape[0])
+    return (_flat(g) @ w.T).reshape(*g.shape[:-1], w.shape[0])
+
+
+@primitive
+def mm_tn(x, g):
+    """``x.T @ g`` with all leading axes contracted: ``(..., n), (..., m) -> (n, m)``."""
+    _count(2 * x.size * g.shape[-1])
+    return _flat(x).T @ _flat(g)
+
+
+defvjp(mm_nn, lambda ans, x, w: lambda G: mm_nt(G, w), lambda ans, x, w: lambda G: mm_tn(x, G))
+defvjp(mm_nt, lambda ans, g, w: lambda G: mm_nn(G, w), lambda ans, g, w: lambda G: mm_tn(G, g))
+defvjp(mm_tn, lambda ans, x, g: lambda G: mm_nt(g, G), lambda ans, x, g: lambda G: mm_nn(x, G))
