@@ -167,9 +167,8 @@ def test_simultaneous_update_uses_start_of_update_parameters(monkeypatch):
         assert np.abs(tree.flat(new[i]["val"]) - tree.flat(agents[i]["val"])).max() > 0
         assert np.abs(tree.flat(new[i]["pol"]) - tree.flat(agents[i]["pol"])).max() > 0
     # agent 2's result does not depend on agent 1's update having run first
-    r = np.random.default_rng(3)
-    update(arch, agents, 0, hp, rollout, r)
-    alone = update(arch, agents, 1, hp, rollout, r)
+    seed = int(np.random.default_rng(3).integers(0, 2**63 - 1, size=2)[1])
+    alone, _ = learners.agent_step(arch, agents, 1, hp, rollout, seed)
     np.testing.assert_array_equal(tree.flat(alone), tree.flat(new[1]))
 
 

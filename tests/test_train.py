@@ -92,3 +92,12 @@ def test_train_cli(tmp_path):
         with pytest.raises(SystemExit) as e:
             main(a)
         assert e.value.code == 2, bad
+
+
+def test_two_worker_processes_give_the_same_run(tmp_path):
+    cfg = preset_config("ipd", "pola-dice", "quick", **dict(TINY, updates=2, seeds=(5,)))
+    a = train(tmp_path / "serial.h5", cfg)
+    b = train(tmp_path / "parallel.h5", cfg, workers=2)
+    ma, mb = _metrics(a), _metrics(b)
+    for k in ma:
+        np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)

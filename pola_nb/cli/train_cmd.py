@@ -70,6 +70,7 @@ def train_command(
     eval_batch: int = typer.Option(None, "--eval-batch", help="Episodes per evaluation (default batch size)."),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every"),
     backend: str = typer.Option(None, "--backend", help="cpu or cuda (rollout kernels)."),
+    workers: int = typer.Option(1, "--workers", help="2: the two agents' updates in two processes."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train both agents with one algorithm; every seed is an independent run stored in OUT.
@@ -99,7 +100,7 @@ def train_command(
         check_backend(cfg.backend)
     total = cfg.updates * len(cfg.seeds)
     if quiet:
-        train(out, None if resume else cfg, resume=resume, force=force)
+        train(out, None if resume else cfg, resume=resume, force=force, workers=workers)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -112,5 +113,5 @@ def train_command(
             bar.update(task, completed=done,
                        description=f"update {u} seed {cfg.seeds[k]}: {_fmt(m)}")
 
-        train(out, None if resume else cfg, resume=resume, force=force, progress=progress)
+        train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers)
     print(f"wrote {out}")

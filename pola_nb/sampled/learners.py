@@ -96,14 +96,21 @@ def observations(traj, k: int) -> np.ndarray:
     return traj.observations(k) if hasattr(traj, "observations") else traj.obs
 
 
+@dataclass(frozen=True)
+class GameRollout:
+    """The rollout driver of :mod:`pola_nb.sampled.rollout` as a (picklable) ``rollout`` callable."""
+
+    game: Any
+    backend: str = "cpu"
+
+    def __call__(self, players, batch, rng):
+        from pola_nb.sampled.rollout import rollout
+
+        return rollout(self.game, players[0], players[1], batch, seed=rng, backend=self.backend)
+
+
 def game_rollout(game, backend: str = "cpu") -> Rollout:
-    """The rollout driver of :mod:`pola_nb.sampled.rollout` as a learners' ``rollout`` callable."""
-    from pola_nb.sampled.rollout import rollout
-
-    def run(players, batch, rng):
-        return rollout(game, players[0], players[1], batch, seed=rng, backend=backend)
-
-    return run
+    return GameRollout(game, backend)
 
 
 def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: Hyper,
@@ -203,19 +210,37 @@ def fit_opponent_model(arch: Architecture, model: Agent, agents: tuple[Agent, Ag
     return model
 
 
+def agent_step(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, rollout: Rollout,
+               seed: int, model: Agent | None = None) -> tuple[Agent, Agent | None]:
+    """Agent ``me``'s part of an update with its own random stream ``seed``: for POLA-OM first refit
+    its opponent model, then :func:`update`. Returns ``(new_agent, new_model)``."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    if hp.uses_opponent_model:
+        require(model is not None, "pola-om needs opponent models")
+        model = fit_opponent_model(arch, model, agents, me, hp, rollout, rng)
+    return update(arch, agents, me, hp, rollout, rng, model), model
+
+
+def _agent_step(args):
+    return agent_step(*args)
+
+
 def update_pair(arch: Architecture, agents: tuple[Agent, Agent], hp: Hyper, rollout: Rollout,
-                rng: np.random.Generator, models: tuple[Agent, Agent] | None = None):
+                rng: np.random.Generator, models: tuple[Agent, Agent] | None = None, pool=None):
     """One simultaneous update of both agents: ``(new_agents, new_models)``.
 
-    ``models[i]`` is agent i's persistent model of its opponent (POLA-OM only; else None).
+    Both agents' parts read the same start-of-update ``agents`` and get independent random streams
+    drawn from ``rng``, so running them in parallel (``pool``: an executor with ``map``) gives the
+    same result as running them one after the other. ``models[i]`` is agent i's persistent model of
+    its opponent (POLA-OM only; else None).
     """
     agents = tuple(tree.stop(a) for a in agents)
-    if hp.uses_opponent_model:
-        require(models is not None, "pola-om needs opponent models")
-        models = tuple(fit_opponent_model(arch, models[i], agents, i, hp, rollout, rng) for i in (0, 1))
-    new = tuple(update(arch, agents, i, hp, rollout, rng, models[i] if hp.uses_opponent_model else None)
-                for i in (0, 1))
-    return new, models
+    seeds = rng.integers(0, 2**63 - 1, size=2)
+    jobs = [(arch, agents, i, hp, rollout, int(seeds[i]), models[i] if hp.uses_opponent_model else None)
+            for i in (0, 1)]
+    results = list(pool.map(_agent_step, jobs)) if pool is not None else [_agent_step(j) for j in jobs]
+    new = (results[0][0], results[1][0])
+    return new, ((results[0][1], results[1][1]) if hp.uses_opponent_model else models)
 
 
 def lola_dice(**kw: Any) -> Hyper:

@@ -295,11 +295,25 @@ def init_seed(cfg: RunConfig, arch: Architecture, seed: int) -> SeedState:
 
 
 def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = False, force: bool = False,
-          progress: Progress | None = None) -> Path:
+          progress: Progress | None = None, workers: int = 1) -> Path:
     """Train (or, with ``resume``, continue) the run stored at ``path``; returns the path.
 
-    ``progress(update, seed_index, metrics)`` is called after every evaluation.
+    ``progress(update, seed_index, metrics)`` is called after every evaluation. ``workers = 2`` runs
+    the two agents' halves of every update in two single-threaded worker processes (same results).
     """
+    require(workers in (1, 2), "workers must be 1 or 2")
+    if workers == 2:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        from pola_nb.sampled.threads import single_threaded as init
+
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=init) as pool:
+            return _train(path, cfg, resume, force, progress, pool)
+    return _train(path, cfg, resume, force, progress, None)
+
+
+def _train(path, cfg, resume, force, progress, pool) -> Path:
     from pola_nb.sampled.threads import single_threaded
 
     single_threaded()
@@ -338,7 +352,7 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
                 if st.done != u - 1:  # this seed already did update u before an interruption
                     continue
                 t0 = time.perf_counter()
-                agents, models = update_pair(arch, st.agents, cfg.hp, rollout, st.rng, st.models)
+                agents, models = update_pair(arch, st.agents, cfg.hp, rollout, st.rng, st.models, pool)
                 met = evaluate(game, arch, agents, eval_batch, st.rng, cfg.backend)
                 prev = f["metrics/wall_time"][st.done, k] if st.done < f["metrics/wall_time"].shape[0] else 0.0
                 met["wall_time"] = float(prev) + time.perf_counter() - t0

@@ -1,0 +1,139 @@
+"""Benchmark of the second-order updates (spec 6): prints one JSON object.
+
+Measures, at the paper's settings (GRU H=64, layers_before_gru 1, T=50, float32):
+
+- ``pola_ipd_s_per_outer_step``: one POLA-DiCE outer step of one agent, IPD, B=2000, K_in=2;
+- ``pola_coin_s_per_outer_step``: the same on the Coin Game, B=1000, K_in=4;
+- ``..._b100_...``: both at B=100;
+- ``lola_ipd_s_per_update``: one LOLA-DiCE update of BOTH agents (no evaluation), IPD, B=2000;
+- ``peak_rss_mib``: the largest peak resident memory of the configurations (each runs in a fresh
+  process, so every figure is that configuration's own peak);
+- matrix-product GFLOP/s achieved (all matmuls of the step counted exactly) against the float32
+  matmul peak of this machine measured in the same run (2048^3 sgemm, 1 thread and all threads).
+
+Each process runs single-threaded (one BLAS and one numba thread, the way training runs).
+Usage: ``python bench/update_step.py [--repeats N] [--only NAME]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+CONFIGS = {
+    "pola_ipd": dict(game="ipd", algo="pola-dice", batch_size=2000, inner_steps=2),
+    "pola_coin": dict(game="coin", algo="pola-dice", batch_size=1000, inner_steps=4),
+    "pola_ipd_b100": dict(game="ipd", algo="pola-dice", batch_size=100, inner_steps=2),
+    "pola_coin_b100": dict(game="coin", algo="pola-dice", batch_size=100, inner_steps=4),
+    "lola_ipd": dict(game="ipd", algo="lola-dice", batch_size=2000, inner_steps=1),
+}
+REFERENCE_JAX_2CORE = {"pola_ipd_s_per_outer_step": 6.7, "pola_coin_s_per_outer_step": 8.5,
+                       "pola_ipd_b100_s_per_outer_step": 0.40, "pola_coin_b100_s_per_outer_step": 0.74,
+                       "lola_ipd_s_per_update": 8.5, "peak_rss_gib": [5.9, 6.5]}
+
+
+def sgemm_peak(threads: int) -> float:
+    import numpy as np
+
+    from pola_nb.sampled.threads import limit_blas_threads
+
+    limit_blas_threads(threads)
+    n = 2048
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = a.T.copy()
+    a @ b
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def run_one(name: str, repeats: int) -> dict:
+    """Time one configuration in this process."""
+    import numpy as np
+    from autograd import grad
+
+    from pola_nb.sampled import fused, tree
+    from pola_nb.sampled.learners import game_rollout, outer_loss, update_pair
+    from pola_nb.sampled.threads import single_threaded
+    from pola_nb.sampled.training import preset_config
+
+    single_threaded()
+    c = dict(CONFIGS[name])
+    cfg = preset_config(c.pop("game"), c.pop("algo"), "paper", **c)
+    game, arch, hp = cfg.make_game(), cfg.architecture(), cfg.hp
+    rng = np.random.default_rng(0)
+    agents = (arch.init(rng), arch.init(rng))
+    rollout = game_rollout(game)
+
+    if hp.algo == "lola-dice":
+        def work():
+            update_pair(arch, agents, hp, rollout, rng)
+    else:
+        ref = tree.stop(agents[0])
+        state = tree.adam_init(ref)
+
+        def work():  # one outer step of agent 1 (spec 3.7 2a-2c)
+            g = grad(outer_loss, 1)(arch, ref, ref["pol"], agents[1], 0, hp, rollout, rng)
+            tree.adam_step(ref, g, state, {"pol": hp.lr_out, "val": hp.lr_v})
+
+    work()  # compile the kernels, warm the caches
+    fused.FLOPS = [0]
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - t)
+    flops = fused.FLOPS[0] / repeats
+    fused.FLOPS = None
+    best, mean = min(times), sum(times) / len(times)
+    return {"name": name, "s_best": best, "s_mean": mean, "repeats": repeats, "matmul_gflop": flops / 1e9,
+            "achieved_gflops": flops / 1e9 / best, "batch": hp.batch_size, "inner_steps": hp.inner_steps,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", choices=sorted(CONFIGS), action="append")
+    ap.add_argument("--one", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.repeats)))
+        return
+    load = os.getloadavg()
+    peak1, peak_all = sgemm_peak(1), sgemm_peak(os.cpu_count() or 1)
+    runs = {}
+    for name in args.only or CONFIGS:
+        out = subprocess.run([sys.executable, __file__, "--one", name, "--repeats", str(args.repeats)],
+                             check=True, capture_output=True, text=True).stdout
+        runs[name] = json.loads(out.strip().splitlines()[-1])
+    res: dict = {}
+    for name, r in runs.items():
+        key = f"{name}_s_per_update" if name.startswith("lola") else f"{name}_s_per_outer_step"
+        res[key] = round(r["s_best"], 3)
+    res["peak_rss_mib"] = round(max(r["peak_rss_mib"] for r in runs.values()), 1)
+    res["peak_rss_mib_by_config"] = {k: round(r["peak_rss_mib"], 1) for k, r in runs.items()}
+    res["matmul_gflop_per_step"] = {k: round(r["matmul_gflop"], 2) for k, r in runs.items()}
+    res["achieved_gflops"] = {k: round(r["achieved_gflops"], 1) for k, r in runs.items()}
+    res["sgemm_peak_gflops_1_thread"] = round(peak1, 1)
+    res["sgemm_peak_gflops_all_threads"] = round(peak_all, 1)
+    res["fraction_of_1_thread_peak"] = {k: round(r["achieved_gflops"] / peak1, 3) for k, r in runs.items()}
+    res["mean_s"] = {k: round(r["s_mean"], 3) for k, r in runs.items()}
+    res["repeats"] = args.repeats
+    res["threads_per_process"] = 1
+    res["cpu_count"] = os.cpu_count()
+    res["load_average_at_start"] = [round(x, 2) for x in load]
+    res["reference_official_jax_2_cores"] = REFERENCE_JAX_2CORE
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
