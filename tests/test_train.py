@@ -101,3 +101,27 @@ def test_two_worker_processes_give_the_same_run(tmp_path):
     ma, mb = _metrics(a), _metrics(b)
     for k in ma:
         np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)
+
+
+def test_reproduce_figure_summary_and_plot(tmp_path, capsys):
+    import json
+
+    from pola_nb.cli import main
+    from pola_nb.cli.reproduce_sampled import run_sampled_figure
+
+    tiny = dict(TINY, updates=2, seeds=None, om_batches=2)
+    tiny.pop("seeds")
+    out = run_sampled_figure("fig5", "quick", 2, tmp_path / "fig5.h5", False, False, 1, True, overrides=tiny)
+    assert out.with_suffix(".png").is_file()
+    for algo in ("lola-dice", "pola-dice", "pola-om"):
+        assert (tmp_path / f"fig5_{algo}.h5").is_file()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["summary", "--json", str(out)])
+    assert e.value.code == 0
+    s = json.loads(capsys.readouterr().out)
+    assert set(s["score_each_other"]) == {"lola-dice", "pola-dice", "pola-om"}
+    assert all(0 <= v <= 1 for v in s["own_coin"].values())
+    with pytest.raises(SystemExit) as e:
+        main(["plot", str(tmp_path / "fig5_pola-om.h5"), "--out", str(tmp_path / "om.png")])
+    assert e.value.code == 0 and (tmp_path / "om.png").is_file()

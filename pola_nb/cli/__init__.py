@@ -21,7 +21,15 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on `app` when imported (one line per module).
-from pola_nb.cli import check_cmd, eval_cmd, info_cmd, reproduce_cmd, results_cmd, train_cmd  # noqa: E402,F401
+from pola_nb.cli import (  # noqa: E402,F401
+    check_cmd,
+    eval_cmd,
+    info_cmd,
+    reproduce_cmd,
+    reproduce_sampled,
+    results_cmd,
+    train_cmd,
+)
 
 
 def fail(message: str) -> None:

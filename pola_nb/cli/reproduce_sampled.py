@@ -1,0 +1,108 @@
+"""``pola reproduce fig4|fig5``: LOLA-DiCE, POLA-DiCE and POLA-OM on the IPD / the Coin Game.
+
+Each learner is an ordinary resumable run file (``pola train``) next to the figure file
+``OUT``: ``<stem>_lola-dice.h5``, ``<stem>_pola-dice.h5``, ``<stem>_pola-om.h5``. ``OUT`` itself
+(kind ``fig4``/``fig5``) lists them; ``pola summary OUT`` and ``pola plot OUT`` read them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pola_nb.cli.reproduce_cmd import reproduce_app
+
+ALGOS = ("lola-dice", "pola-dice", "pola-om")
+GAME = {"fig4": "ipd", "fig5": "coin"}
+
+
+def run_sampled_figure(fig: str, scale: str, seeds: int | None, out: Path | None, force: bool, resume: bool,
+                       workers: int, quiet: bool, algos: tuple[str, ...] = ALGOS,
+                       overrides: dict | None = None) -> Path:
+    """Train the three learners (or continue them), then write the figure file, its PNG and a table.
+
+    ``overrides``: settings applied on top of the preset (as in :func:`preset_config`; for tests).
+    """
+    import json
+
+    from pola_nb.errors import require
+    from pola_nb.report import reporter_for
+    from pola_nb.results import atomic_results, open_results
+    from pola_nb.sampled.training import preset_config, train
+
+    require(scale in ("quick", "paper"), f"--scale must be quick or paper, got {scale!r}")
+    n = seeds if seeds is not None else (10 if scale == "paper" else 3)
+    require(n >= 1, f"--seeds must be positive, got {n}")
+    if out is None:
+        out = Path("results") / f"{fig}_{scale}.h5"
+        out.parent.mkdir(exist_ok=True)
+    require(out.parent.is_dir(), f"output folder does not exist: {out.parent}")
+    require(force or resume or not out.exists(), f"{out} exists; pass --force to overwrite it or --resume")
+    runs = {a: out.with_name(f"{out.stem}_{a}.h5") for a in algos}
+    for algo, path in runs.items():
+        if resume and path.exists():
+            _train_with_bar(train, path, None, True, False, workers, quiet, algo)
+        else:
+            cfg = preset_config(GAME[fig], algo, scale, seeds=tuple(range(1, n + 1)), **(overrides or {}))
+            _train_with_bar(train, path, cfg, False, force, workers, quiet, algo)
+    config = {"figure": fig, "scale": scale, "seeds": n, "runs": {a: p.name for a, p in runs.items()}}
+    with atomic_results(out, kind=fig, config=config, force=True) as f:
+        f.attrs["runs"] = json.dumps({a: p.name for a, p in runs.items()})
+    png = out.with_suffix(".png")
+    with open_results(out) as f:
+        rep = reporter_for(f)
+        print(rep.table(rep.summary(f)))
+        rep.plot(f, str(png))
+    print(f"wrote {out} and {png}")
+    return out
+
+
+def _train_with_bar(train, path, cfg, resume, force, workers, quiet, algo) -> None:
+    if quiet:
+        train(path, cfg, resume=resume, force=force, workers=workers)
+        return
+    import h5py
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pola_nb.sampled.training import RunConfig
+
+    if cfg is None:
+        with h5py.File(path, "r") as f:
+            cfg_ = RunConfig.from_json(f.attrs["config"])
+    else:
+        cfg_ = cfg
+    with Progress(TextColumn("[bold]{task.fields[title]:10s}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}")) as bar:
+        task = bar.add_task("", total=cfg_.updates * len(cfg_.seeds), title=algo)
+
+        def progress(u, k, m):
+            if u > 0:
+                bar.update(task, completed=(u - 1) * len(cfg_.seeds) + k + 1,
+                           description=f"update {u}: vs each other {0.5 * (m['score1'] + m['score2']):+.3f}, "
+                                       f"vs ALLD {0.5 * (m['vs_alld1'] + m['vs_alld2']):+.3f}")
+
+        train(path, cfg, resume=resume, force=force, progress=progress, workers=workers)
+
+
+_SCALE = typer.Option("quick", "--scale", help="quick (minutes per seed) or paper (spec 5.4/5.5; days).")
+_SEEDS = typer.Option(None, "--seeds", help="Number of seeds 1..N (default: 3 quick, 10 paper).")
+_OUT = typer.Option(None, "--out", "-o", help="Figure file (.h5); run files and PNG go next to it.")
+_FORCE = typer.Option(False, "--force", help="Overwrite existing files.")
+_RESUME = typer.Option(False, "--resume", help="Continue interrupted run files.")
+_WORKERS = typer.Option(1, "--workers", help="2: the two agents' updates in two processes.")
+_QUIET = typer.Option(False, "--quiet", help="No progress bars.")
+
+
+@reproduce_app.command("fig4")
+def fig4(scale: str = _SCALE, seeds: int = _SEEDS, out: Path = _OUT, force: bool = _FORCE, resume: bool = _RESUME,
+         workers: int = _WORKERS, quiet: bool = _QUIET) -> None:
+    """Figure 4: IPD with full history (cf 1.33), LOLA-DiCE vs POLA-DiCE vs POLA-OM."""
+    run_sampled_figure("fig4", scale, seeds, out, force, resume, workers, quiet)
+
+
+@reproduce_app.command("fig5")
+def fig5(scale: str = _SCALE, seeds: int = _SEEDS, out: Path = _OUT, force: bool = _FORCE, resume: bool = _RESUME,
+         workers: int = _WORKERS, quiet: bool = _QUIET) -> None:
+    """Figure 5: Coin Game, LOLA-DiCE vs POLA-DiCE vs POLA-OM."""
+    run_sampled_figure("fig5", scale, seeds, out, force, resume, workers, quiet)

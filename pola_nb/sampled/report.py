@@ -1,0 +1,157 @@
+"""Summaries and paper-style figures of sampled-game runs (``pola summary`` / ``pola plot``).
+
+Two kinds of files are understood:
+
+- ``train``: one run file of :mod:`pola_nb.sampled.training` (one algorithm, several seeds);
+- ``fig4`` / ``fig5``: written by ``pola reproduce fig4|fig5``; its ``runs`` attribute (JSON) maps
+  each algorithm to its run file (relative to the figure file's folder).
+
+Plotted and summarised quantities (spec 4.2): the two agents' mean self-play score ("vs each
+other"), their mean score against ALLD, and in the Coin Game the proportion of own-colour coins;
+curves are the mean over seeds with a band of ±1.96 standard errors (std with ddof 0), the x-axis is
+the total number of outer steps. Summaries give the values of the last row every seed reached.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from pola_nb.report import Reporter, register
+
+LABELS = {"lola-dice": "LOLA-DiCE", "pola-dice": "POLA-DiCE", "pola-om": "POLA-OM"}
+COLORS = {"lola-dice": "tab:blue", "pola-dice": "tab:red", "pola-om": "tab:green"}
+#: Reference lines of the official plots (spec 4.2): (value, label) per panel and game.
+REFERENCE_LINES = {
+    "ipd": {"score_each_other": [(0.33, "always cooperate"), (0.0, "always defect")],
+            "score_vs_alld": [(-0.335, "always cooperate"), (0.0, "always defect")]},
+    "coin": {"own_coin": [(1.0, "always cooperate"), (0.5, "always defect")],
+             "score_each_other": [(1 / 3, "always cooperate"), (0.0, "always defect")],
+             "score_vs_alld": [(-0.26, "always cooperate"), (0.0, "always defect")]},
+}
+TITLES = {"score_each_other": "Average score vs each other", "score_vs_alld": "Average score vs always defect",
+          "own_coin": "Proportion of same-colour coins picked up"}
+
+
+def curves(f: h5py.File) -> dict[str, np.ndarray]:
+    """Per-row, per-seed plot quantities ``(rows, seeds)`` of a ``train`` file, plus ``outer_steps``."""
+    m = f["metrics"]
+    out = {"outer_steps": m["outer_steps"][()],
+           "score_each_other": 0.5 * (m["score1"][()] + m["score2"][()]),
+           "score_vs_alld": 0.5 * (m["vs_alld1"][()] + m["vs_alld2"][()]),
+           "score_vs_allc": 0.5 * (m["vs_allc1"][()] + m["vs_allc2"][()]),
+           "score_vs_tft": 0.5 * (m["vs_tft1"][()] + m["vs_tft2"][()])}
+    if "own_coin" in m:
+        out["own_coin"] = m["own_coin"][()]
+    return out
+
+
+def mean_band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds (axis 1) and 1.96 standard errors (std ddof 0 / sqrt(n))."""
+    n = np.sum(~np.isnan(x), axis=1)
+    mean = np.nanmean(x, axis=1)
+    se = np.nanstd(x, axis=1) / np.sqrt(np.maximum(n, 1))
+    return mean, 1.96 * se
+
+
+def summary_train(f: h5py.File) -> dict:
+    cfg = json.loads(f.attrs["config"])
+    c = curves(f)
+    complete_rows = ~np.isnan(c["score_each_other"]).any(axis=1)
+    last = int(np.nonzero(complete_rows)[0][-1]) if complete_rows.any() else 0
+    out = {"game": cfg["game"], "algo": cfg["hp"]["algo"], "status": str(f.attrs["status"]),
+           "seeds": cfg["seeds"], "updates": last, "outer_steps": int(c["outer_steps"][last])}
+    for k in ("score_each_other", "score_vs_alld", "score_vs_allc", "score_vs_tft", "own_coin"):
+        if k in c:
+            out[k] = float(np.mean(c[k][last]))
+            out[k + "_ci95"] = float(mean_band(c[k][last:last + 1])[1][0])
+    if "wall_time" in f["metrics"]:
+        out["wall_time_s_per_seed"] = float(np.nanmean(f["metrics/wall_time"][last]))
+    return out
+
+
+def table_train(s: dict) -> str:
+    lines = [f"{s['game']} {s['algo']} ({s['status']}): {s['updates']} updates = {s['outer_steps']} outer steps, "
+             f"seeds {s['seeds']}"]
+    for k in ("score_each_other", "score_vs_alld", "score_vs_allc", "score_vs_tft", "own_coin"):
+        if k in s:
+            lines.append(f"  {k:18s} {s[k]:+.4f}  ± {s[k + '_ci95']:.4f}")
+    return "\n".join(lines)
+
+
+def _runs(f: h5py.File) -> dict[str, Path]:
+    base = Path(f.filename).parent
+    return {algo: base / rel for algo, rel in json.loads(f.attrs["runs"]).items()}
+
+
+def summary_figure(f: h5py.File) -> dict:
+    out = {"kind": str(f.attrs["kind"]), "runs": {}}
+    for algo, path in _runs(f).items():
+        if path.is_file():
+            with h5py.File(path, "r") as g:
+                out["runs"][algo] = summary_train(g)
+    keys = ("score_each_other", "score_vs_alld", "own_coin")
+    for k in keys:
+        vals = [r[k] for r in out["runs"].values() if k in r]
+        if vals:
+            out[k] = {a: r[k] for a, r in out["runs"].items() if k in r}
+    return out
+
+
+def table_figure(s: dict) -> str:
+    return "\n".join(table_train(r) for r in s["runs"].values())
+
+
+def plot_runs(files: dict[str, h5py.File], png: str, title: str = "") -> None:
+    """Paper-style panels for one or several run files (keyed by algorithm)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    game = json.loads(next(iter(files.values())).attrs["config"])["game"]
+    panels = ["own_coin", "score_each_other", "score_vs_alld"] if game == "coin" else [
+        "score_each_other", "score_vs_alld"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4))
+    for ax, key in zip(np.atleast_1d(axes), panels, strict=True):
+        for algo, f in files.items():
+            c = curves(f)
+            if key not in c:
+                continue
+            mean, band = mean_band(c[key])
+            x = c["outer_steps"]
+            ax.plot(x, mean, color=COLORS.get(algo), label=LABELS.get(algo, algo))
+            ax.fill_between(x, mean - band, mean + band, color=COLORS.get(algo), alpha=0.25)
+        for value, label in REFERENCE_LINES[game][key]:
+            ax.axhline(value, ls="--", lw=1, color="gray" if "defect" in label else "black", label=label)
+        ax.set_xlabel("Total number of outer steps")
+        ax.set_title(TITLES[key])
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
+def plot_train(f: h5py.File, png: str) -> None:
+    algo = json.loads(f.attrs["config"])["hp"]["algo"]
+    plot_runs({algo: f}, png)
+
+
+def plot_figure(f: h5py.File, png: str) -> None:
+    opened = {a: h5py.File(p, "r") for a, p in _runs(f).items() if p.is_file()}
+    try:
+        title = {"fig4": "IPD with full history (Figure 4)", "fig5": "Coin Game (Figure 5)"}.get(str(f.attrs["kind"]))
+        plot_runs(opened, png, title or "")
+    finally:
+        for g in opened.values():
+            g.close()
+
+
+register("train", Reporter(summary_train, table_train, plot_train))
+register("fig4", Reporter(summary_figure, table_figure, plot_figure))
+register("fig5", Reporter(summary_figure, table_figure, plot_figure))
