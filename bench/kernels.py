@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import reference_games as ref  # noqa: E402
 from pola_kernels import config  # noqa: E402
+from pola_kernels.coin import ring_table  # noqa: E402
 
 from pola_nb.sampled import CoinGame, IPDHistory, rollout  # noqa: E402
 from pola_nb.sampled.rollout import draw_uniforms, make_rng  # noqa: E402
@@ -75,7 +76,8 @@ def cpu_case(game, batch: int, repeats: int) -> dict:
     pickups = np.empty((T, batch, 4), np.int8)
     if isinstance(game, CoinGame):
         obs = np.empty((1, 1, game.obs_dim), np.float32)
-        run = lambda: be.launch(be.coin.rollout, batch, game.grid, False, RANDOM, RANDOM,  # noqa: E731
+        ring = ring_table(game.grid)
+        run = lambda: be.launch(be.coin.rollout, batch, game.grid, ring, False, RANDOM, RANDOM,  # noqa: E731
                                 u_reset, u_step, actions, rewards, pickups, obs, obs, False, steps=T)
     else:
         obs = np.empty((1, 1, 6), np.float32)
@@ -104,6 +106,7 @@ def cuda_case(game, batch: int, repeats: int) -> dict:
     be = get_backend("cuda")
     u_reset, u_step = draw_uniforms(game, batch, T, make_rng(0))
     ur, us = be.to_device(u_reset), be.to_device(u_step)
+    ring = be.to_device(ring_table(game.grid))
     actions = be.empty((T, batch, 2), np.int8)
     rewards = be.empty((T, batch, 2), np.float32)
     pickups = be.empty((T, batch, 4), np.int8)
@@ -111,7 +114,7 @@ def cuda_case(game, batch: int, repeats: int) -> dict:
 
     def run():
         if isinstance(game, CoinGame):
-            be.launch(be.coin.rollout, batch, game.grid, False, RANDOM, RANDOM, ur, us, actions, rewards,
+            be.launch(be.coin.rollout, batch, game.grid, ring, False, RANDOM, RANDOM, ur, us, actions, rewards,
                       pickups, obs, obs, False)
         else:
             be.launch(be.ipd.rollout, batch, RANDOM, RANDOM, be.to_device(game.payoff_table()), us, actions,

@@ -12,6 +12,9 @@ Observation, float32 (4 N^2,): channels [red position, blue position, red coin, 
 each N x N, flattened channel-major (flat cell = row * N + col). With ``centric`` agent 2's
 observation (``obs2``) has the channels swapped to [blue, red, blue coin, red coin].
 
+``ring`` int32 (3 n,): ``ring[x + n] = x mod n`` for x in -n .. 2n-1, the wrap-around table
+(see :func:`ring_table`).
+
 Uniforms: ``ur`` (4, B) at reset [red cell, blue cell, coin cell, colour]; ``us`` (T, 3, B) per
 step [agent 1, agent 2, coin respawn cell]; ``u = us[t]`` (3, B) in the per-step kernel.
 Outputs: ``actions`` (T, B, 2) int8, ``rewards`` (T, B, 2) float32, ``pickups`` (T, B, 4) int8
@@ -24,6 +27,7 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
+import numpy as np
 from numba import njit, prange
 from pola_kernels import config
 from pola_kernels._compile import compile_module
@@ -32,20 +36,24 @@ from pola_kernels.config import ALLC, ALLD, EXTERNAL, MODE_COOP, MODE_DEFECT, TF
 
 N_STATE = 11
 
+
+def ring_table(n: int) -> np.ndarray:
+    """int32 (3 n,): entry ``x + n`` is ``x mod n`` for ``x`` in -n .. 2n-1."""
+    return (np.arange(-n, 2 * n) % n).astype(np.int32)
+
+
 # ---------------------------------------------------------------- scalar bodies (written once)
 
 
-def coin_wrap(x, n):
-    """``x mod n`` for ``x`` in ``-n .. 2n-1``, without a division (selects compile to cmov)."""
-    x = x + n if x < 0 else x
-    return x - n if x >= n else x
+def coin_move(r, c, a, n, ring):
+    """Torus move by table look-up (``ring[x + n] = x mod n``).
 
-
-def coin_move(r, c, a, n):
-    """Branch-free torus move (random actions would make branches unpredictable)."""
+    Without branches: random actions make the wrap-around unpredictable, and compilers turn a
+    loop-carried select back into a branch.
+    """
     dc = int(a == 0) - int(a == 1)
     dr = int(a == 2) - int(a == 3)
-    return coin_wrap(r + dr, n), coin_wrap(c + dc, n)
+    return ring[r + dr + n], ring[c + dc + n]
 
 
 def coin_place(n, rr, rc, br, bc, u):
@@ -63,12 +71,12 @@ def coin_place(n, rr, rc, br, bc, u):
     return k // n, k % n
 
 
-def coin_greedy(n, r, c, cr, cc):
+def coin_greedy(n, ring, r, c, cr, cc):
     """Shortest torus step towards the coin; vertical moves take priority (spec 1(c))."""
-    right = coin_wrap(cc - c, n)
-    left = coin_wrap(c - cc, n)
-    down = coin_wrap(cr - r, n)
-    up = coin_wrap(r - cr, n)
+    right = ring[cc - c + n]
+    left = ring[c - cc + n]
+    down = ring[cr - r + n]
+    up = ring[r - cr + n]
     a = 0
     if left < right:
         a = 1
@@ -79,14 +87,14 @@ def coin_greedy(n, r, c, cr, cc):
     return a
 
 
-def coin_strategy(sid, me, n, rr, rc, br, bc, cr, cc, red, mode, u):
+def coin_strategy(sid, me, n, ring, rr, rc, br, bc, cr, cc, red, mode, u):
     """Action of fixed strategy ``sid`` for agent ``me`` (0 red, 1 blue)."""
     if sid == ALLD or sid == ALLC or sid == TFT:
         if me == 0:
-            a = coin_greedy(n, rr, rc, cr, cc)
+            a = coin_greedy(n, ring, rr, rc, cr, cc)
             mine = red == 1
         else:
-            a = coin_greedy(n, br, bc, cr, cc)
+            a = coin_greedy(n, ring, br, bc, cr, cc)
             mine = red == 0
         if sid == ALLD or (sid == TFT and mode == MODE_DEFECT) or mine:
             return a
@@ -102,7 +110,7 @@ def coin_mode(mode, last):
     return mode
 
 
-def coin_turn(n, s1, s2, e1, e2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, u1, u2, ue):
+def coin_turn(n, ring, s1, s2, e1, e2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, u1, u2, ue):
     """One simultaneous step.
 
     Returns ``(a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, RR, RB, BR, BB)``.
@@ -111,10 +119,10 @@ def coin_turn(n, s1, s2, e1, e2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, u1
         m1 = coin_mode(m1, l1)
     if s2 == TFT:
         m2 = coin_mode(m2, l2)
-    a1 = e1 if s1 == EXTERNAL else coin_strategy(s1, 0, n, rr, rc, br, bc, cr, cc, red, m1, u1)
-    a2 = e2 if s2 == EXTERNAL else coin_strategy(s2, 1, n, rr, rc, br, bc, cr, cc, red, m2, u2)
-    rr, rc = coin_move(rr, rc, a1, n)
-    br, bc = coin_move(br, bc, a2, n)
+    a1 = e1 if s1 == EXTERNAL else coin_strategy(s1, 0, n, ring, rr, rc, br, bc, cr, cc, red, m1, u1)
+    a2 = e2 if s2 == EXTERNAL else coin_strategy(s2, 1, n, ring, rr, rc, br, bc, cr, cc, red, m2, u2)
+    rr, rc = coin_move(rr, rc, a1, n, ring)
+    br, bc = coin_move(br, bc, a2, n, ring)
     red_get = 1 if (rr == cr and rc == cc) else 0
     blue_get = 1 if (br == cr and bc == cc) else 0
     p_rr = red_get * red
@@ -178,9 +186,9 @@ def coin_env_reset(i, n, centric, ur, state, obs, obs2):
     coin_write_both(obs, obs2, 0, i, n, centric, rr, rc, br, bc, cr, cc, red)
 
 
-def coin_env_advance(i, t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+def coin_env_advance(i, t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
     a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, p_rr, p_rb, p_br, p_bb = coin_turn(
-        n, s1, s2, ext[0, i], ext[1, i], state[0, i], state[1, i], state[2, i], state[3, i],
+        n, ring, s1, s2, ext[0, i], ext[1, i], state[0, i], state[1, i], state[2, i], state[3, i],
         state[4, i], state[5, i], state[6, i], state[7, i], state[8, i], state[9, i], state[10, i],
         u[0, i], u[1, i], u[2, i])
     state[0, i] = rr
@@ -205,7 +213,7 @@ def coin_env_advance(i, t, n, centric, s1, s2, ext, state, u, actions, rewards, 
     coin_write_both(obs, obs2, t + 1, i, n, centric, rr, rc, br, bc, cr, cc, red)
 
 
-def coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+def coin_env_rollout(i, n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
     rr, rc, br, bc, cr, cc, red = coin_reset(n, ur[0, i], ur[1, i], ur[2, i], ur[3, i])
     m1 = MODE_COOP
     m2 = MODE_COOP
@@ -215,7 +223,7 @@ def coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, o
         coin_write_both(obs, obs2, 0, i, n, centric, rr, rc, br, bc, cr, cc, red)
     for t in range(us.shape[0]):
         a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, p_rr, p_rb, p_br, p_bb = coin_turn(
-            n, s1, s2, 0, 0, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2,
+            n, ring, s1, s2, 0, 0, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2,
             us[t, 0, i], us[t, 1, i], us[t, 2, i])
         actions[t, i, 0] = a1
         actions[t, i, 1] = a2
@@ -229,7 +237,7 @@ def coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, o
             coin_write_both(obs, obs2, t + 1, i, n, centric, rr, rc, br, bc, cr, cc, red)
 
 
-SCALARS = ("uniform_int", "coin_wrap", "coin_move", "coin_place", "coin_greedy", "coin_strategy", "coin_mode",
+SCALARS = ("uniform_int", "coin_move", "coin_place", "coin_greedy", "coin_strategy", "coin_mode",
            "coin_turn", "coin_write_obs", "coin_write_both", "coin_reset", "coin_env_reset",
            "coin_env_advance", "coin_env_rollout")
 
@@ -241,14 +249,14 @@ def reset_cpu(n, centric, ur, state, obs, obs2):
         coin_env_reset(i, n, centric, ur, state, obs, obs2)
 
 
-def advance_cpu(t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+def advance_cpu(t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
     for i in prange(state.shape[1]):
-        coin_env_advance(i, t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2)
+        coin_env_advance(i, t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2)
 
 
-def rollout_cpu(n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+def rollout_cpu(n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
     for i in prange(us.shape[2]):
-        coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
+        coin_env_rollout(i, n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
 
 
 def reset_cuda(n, centric, ur, state, obs, obs2):
@@ -256,14 +264,14 @@ def reset_cuda(n, centric, ur, state, obs, obs2):
         coin_env_reset(i, n, centric, ur, state, obs, obs2)
 
 
-def advance_cuda(t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+def advance_cuda(t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
     for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
-        coin_env_advance(i, t, n, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2)
+        coin_env_advance(i, t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2)
 
 
-def rollout_cuda(n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+def rollout_cuda(n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
     for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
-        coin_env_rollout(i, n, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
+        coin_env_rollout(i, n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
 
 
 @functools.cache

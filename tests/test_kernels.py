@@ -237,7 +237,9 @@ HAND_BUILT = [
 @pytest.mark.parametrize("case", HAND_BUILT)
 def test_coin_rewards_and_moves_on_hand_built_states(case):
     n, red, blue, coin, is_red, a1, a2, r1, r2, picks, red_after, blue_after = case
-    out = coin_turn()(n, -1, -1, a1, a2, red[0], red[1], blue[0], blue[1], coin[0], coin[1], is_red,
+    from pola_kernels.coin import ring_table
+
+    out = coin_turn()(n, ring_table(n), -1, -1, a1, a2, red[0], red[1], blue[0], blue[1], coin[0], coin[1], is_red,
                       0, 0, 0, 0, np.float32(0.0), np.float32(0.0), np.float32(0.3))
     (b1, b2, rr, rc, br, bc, cr, cc, new_red, _, _, s1, s2, *p) = out
     assert (b1, b2) == (a1, a2)
@@ -267,9 +269,13 @@ def test_coin_placement_enumerates_free_cells_in_order():
 
 
 def test_coin_greedy_rule_on_hand_built_states():
-    from pola_kernels.coin import kernels
+    from pola_kernels.coin import kernels, ring_table
 
-    g = kernels("cpu").scalars.coin_greedy
+    greedy = kernels("cpu").scalars.coin_greedy
+
+    def g(n, r, c, cr, cc):
+        return greedy(n, ring_table(n), r, c, cr, cc)
+
     assert g(3, 0, 0, 0, 1) == 0  # same row, right is shorter
     assert g(3, 0, 0, 0, 2) == 1  # same row, left (wrap) is shorter
     assert g(3, 0, 0, 1, 0) == 2  # same column, down
@@ -277,6 +283,7 @@ def test_coin_greedy_rule_on_hand_built_states():
     assert g(3, 0, 0, 1, 1) == 2  # diagonal: vertical moves take priority
     assert g(3, 1, 1, 0, 2) == 3
     assert g(4, 0, 0, 0, 2) == 0  # tie on an even torus: right
+    assert g(5, 4, 4, 0, 3) == 2  # down across the edge (1) beats up (4)
 
 
 def test_ipd_payoffs_for_all_four_joint_actions():

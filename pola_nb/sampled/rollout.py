@@ -145,18 +145,21 @@ class _CoinOps:
     has_pickups = True
 
     def __init__(self, game: CoinGame, be: Any):
+        from pola_kernels.coin import ring_table
+
         self.be, self.k = be, be.coin
         self.n, self.centric = int(game.grid), bool(game.agent_centric)
+        self.ring = be.to_device(ring_table(self.n))
 
     def fused(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
-        self.be.launch(self.k.rollout, us.shape[2], self.n, self.centric, s1, s2, ur, us,
+        self.be.launch(self.k.rollout, us.shape[2], self.n, self.ring, self.centric, s1, s2, ur, us,
                        actions, rewards, pickups, obs, obs2, keep_obs, steps=us.shape[0])
 
     def reset(self, ur, state, obs, obs2):
         self.be.launch(self.k.reset, state.shape[1], self.n, self.centric, ur, state, obs, obs2)
 
     def advance(self, t, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
-        self.be.launch(self.k.advance, state.shape[1], t, self.n, self.centric, s1, s2, ext, state, u,
+        self.be.launch(self.k.advance, state.shape[1], t, self.n, self.ring, self.centric, s1, s2, ext, state, u,
                        actions, rewards, pickups, obs, obs2)
 
 
