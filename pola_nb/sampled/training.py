@@ -330,41 +330,51 @@ def _train(path, cfg, resume, force, progress, pool) -> Path:
     game, arch = cfg.make_game(), cfg.architecture()
     rollout = game_rollout(game, cfg.backend)
     eval_batch = cfg.eval_batch or cfg.hp.batch_size
+    # The file is open only while it is written (after each evaluation), so other processes can read
+    # it between updates and an interruption during the (long) computation leaves it closed.
     with h5py.File(path, "a") as f:
         f.attrs["status"] = "running"
-        states: list[SeedState] = []
-        for k, seed in enumerate(cfg.seeds):
-            if f"state/seed_{k}" in f:
-                states.append(_load_state(f, k))
+        states: list[SeedState | None] = [_load_state(f, k) if f"state/seed_{k}" in f else None
+                                          for k in range(len(cfg.seeds))]
+        prev_wall = f["metrics/wall_time"][()]
+    wall = [float(prev_wall[st.done, k]) if st is not None and st.done < prev_wall.shape[0] else 0.0
+            for k, st in enumerate(states)]
+    for k, seed in enumerate(cfg.seeds):
+        if states[k] is not None:
+            continue
+        st = init_seed(cfg, arch, seed)
+        t0 = time.perf_counter()
+        met = evaluate(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
+        met["wall_time"] = wall[k] = time.perf_counter() - t0
+        _record(path, cfg, k, st, met)
+        states[k] = st
+        if progress:
+            progress(0, k, met)
+    for u in range(min(st.done for st in states) + 1, cfg.updates + 1):
+        for k, st in enumerate(states):
+            if st.done != u - 1:  # this seed already did update u before an interruption
                 continue
-            st = init_seed(cfg, arch, seed)
             t0 = time.perf_counter()
-            met = evaluate(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
-            met["wall_time"] = time.perf_counter() - t0
-            _write_row(f, cfg, 0, k, met)
-            _checkpoint(f, cfg, 0, k, st)
-            _save_state(f, k, st)
-            states.append(st)
+            agents, models = update_pair(arch, st.agents, cfg.hp, rollout, st.rng, st.models, pool)
+            met = evaluate(game, arch, agents, eval_batch, st.rng, cfg.backend)
+            wall[k] += time.perf_counter() - t0
+            met["wall_time"] = wall[k]
+            new = SeedState(tuple(agents), models, st.rng, st.done + 1)
+            _record(path, cfg, k, new, met)
+            states[k] = new
             if progress:
-                progress(0, k, met)
-        for u in range(min(st.done for st in states) + 1, cfg.updates + 1):
-            for k, st in enumerate(states):
-                if st.done != u - 1:  # this seed already did update u before an interruption
-                    continue
-                t0 = time.perf_counter()
-                agents, models = update_pair(arch, st.agents, cfg.hp, rollout, st.rng, st.models, pool)
-                met = evaluate(game, arch, agents, eval_batch, st.rng, cfg.backend)
-                prev = f["metrics/wall_time"][st.done, k] if st.done < f["metrics/wall_time"].shape[0] else 0.0
-                met["wall_time"] = float(prev) + time.perf_counter() - t0
-                new = SeedState(tuple(agents), models, st.rng, st.done + 1)
-                _write_row(f, cfg, new.done, k, met)
-                _checkpoint(f, cfg, new.done, k, new)
-                _save_state(f, k, new)
-                states[k] = new
-                if progress:
-                    progress(new.done, k, met)
+                progress(new.done, k, met)
+    with h5py.File(path, "a") as f:
         f.attrs["status"] = "complete"
     return path
+
+
+def _record(path: Path, cfg: RunConfig, k: int, st: SeedState, met: dict[str, float]) -> None:
+    """Write seed ``k``'s metrics row, checkpoint and resume state after update ``st.done``."""
+    with h5py.File(path, "a") as f:
+        _write_row(f, cfg, st.done, k, met)
+        _checkpoint(f, cfg, st.done, k, st)
+        _save_state(f, k, st)
 
 
 def _checkpoint(f: h5py.File, cfg: RunConfig, u: int, k: int, st: SeedState) -> None:
