@@ -106,19 +106,20 @@ def cuda_case(game, batch: int, repeats: int) -> dict:
     be = get_backend("cuda")
     u_reset, u_step = draw_uniforms(game, batch, T, make_rng(0))
     ur, us = be.to_device(u_reset), be.to_device(u_step)
-    ring = be.to_device(ring_table(game.grid))
+    is_coin = isinstance(game, CoinGame)
+    ring = be.to_device(ring_table(game.grid)) if is_coin else None
+    pay = None if is_coin else be.to_device(game.payoff_table())
     actions = be.empty((T, batch, 2), np.int8)
     rewards = be.empty((T, batch, 2), np.float32)
     pickups = be.empty((T, batch, 4), np.int8)
     obs = be.empty((1, 1, game.obs_dim), np.float32)
 
     def run():
-        if isinstance(game, CoinGame):
+        if is_coin:
             be.launch(be.coin.rollout, batch, game.grid, ring, False, RANDOM, RANDOM, ur, us, actions, rewards,
                       pickups, obs, obs, False)
         else:
-            be.launch(be.ipd.rollout, batch, RANDOM, RANDOM, be.to_device(game.payoff_table()), us, actions,
-                      rewards, obs, False)
+            be.launch(be.ipd.rollout, batch, RANDOM, RANDOM, pay, us, actions, rewards, obs, False)
         cuda.synchronize()
 
     return {"kernel": timeit(run, repeats, min_seconds=0.5)}
