@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/exact_ipd.py
+	$(BIN)/python bench/kernels.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ def cuda_status() -> str:
         from numba import cuda
 
         if cuda.is_available():
-            name = cuda.get_current_device().name
+            name = getattr(cuda.get_current_device(), "name", "CUDA simulator")  # the simulator has no name
             return f"available ({name.decode() if isinstance(name, bytes) else name})"
         return "unavailable (no CUDA GPU or driver found)"
     except Exception as e:  # numba-cuda raises various errors when no driver exists
