@@ -44,3 +44,33 @@ def compile_module(
     for out_name, (name, kernel_jit) in kernels.items():
         out[out_name] = kernel_jit(_rebind(module_globals[name], ns, out_name))
     return SimpleNamespace(**out)
+
+
+KERNEL_NAMES = ("reset", "advance", "rollout")
+
+
+def compile_game_kernels(module_globals: dict, scalars: Iterable[str], target: str) -> SimpleNamespace:
+    """A game module's kernels ``reset``, ``advance``, ``rollout`` for ``target`` in {"cpu", "cuda"}.
+
+    The module defines ``<name>_cpu`` (a ``prange`` loop) and ``<name>_cuda`` (a grid-stride loop)
+    for each kernel name. On the CPU each kernel is a pair ``.parallel`` / ``.serial`` (the same loop
+    compiled with and without ``parallel=True``); the backend picks one by the amount of work.
+    The result also holds the compiled scalar bodies as ``.scalars``.
+    """
+    from numba import njit
+    from pola_kernels import config
+
+    if target == "cpu":
+        par, ser = njit(**config.CPU_KERNEL_OPTIONS), njit(**config.CPU_SERIAL_KERNEL_OPTIONS)
+        jobs = {f"{n}_cpu": (f"{n}_cpu", par) for n in KERNEL_NAMES}
+        jobs.update({f"{n}_cpu_serial": (f"{n}_cpu", ser) for n in KERNEL_NAMES})
+        ns = compile_module(module_globals, scalars, njit(**config.CPU_DEVICE_OPTIONS), jobs)
+        pairs = {n: SimpleNamespace(parallel=getattr(ns, f"{n}_cpu"), serial=getattr(ns, f"{n}_cpu_serial"))
+                 for n in KERNEL_NAMES}
+        return SimpleNamespace(**pairs, scalars=ns)
+    from numba import cuda
+
+    kern = cuda.jit(**config.CUDA_KERNEL_OPTIONS)
+    ns = compile_module({**module_globals, "cuda": cuda}, scalars, cuda.jit(**config.CUDA_DEVICE_OPTIONS),
+                        {f"{n}_cuda": (f"{n}_cuda", kern) for n in KERNEL_NAMES})
+    return SimpleNamespace(**{n: getattr(ns, f"{n}_cuda") for n in KERNEL_NAMES}, scalars=ns)

@@ -18,9 +18,8 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
-from numba import njit, prange
-from pola_kernels import config
-from pola_kernels._compile import compile_module
+from numba import prange
+from pola_kernels._compile import compile_game_kernels
 from pola_kernels.common import uniform_int  # noqa: F401  (compiled into this module's bodies)
 from pola_kernels.config import ALLC, ALLD, EXTERNAL, TFT
 
@@ -126,23 +125,5 @@ def rollout_cuda(s1, s2, pay, us, actions, rewards, obs, keep_obs):
 
 @functools.cache
 def kernels(target: str) -> SimpleNamespace:
-    """Compiled IPD kernels for ``target`` in {"cpu", "cuda"}: ``reset``, ``advance``, ``rollout``.
-
-    On the CPU each is a pair ``.parallel`` / ``.serial`` (the same loop compiled with and
-    without ``parallel=True``); the backend picks one by the amount of work.
-    """
-    names = ("reset", "advance", "rollout")
-    if target == "cpu":
-        par, ser = njit(**config.CPU_KERNEL_OPTIONS), njit(**config.CPU_SERIAL_KERNEL_OPTIONS)
-        jobs = {f"{n}_cpu": (f"{n}_cpu", par) for n in names}
-        jobs.update({f"{n}_cpu_serial": (f"{n}_cpu", ser) for n in names})
-        ns = compile_module(globals(), SCALARS, njit(**config.CPU_DEVICE_OPTIONS), jobs)
-        pairs = {n: SimpleNamespace(parallel=getattr(ns, f"{n}_cpu"), serial=getattr(ns, f"{n}_cpu_serial"))
-                 for n in names}
-        return SimpleNamespace(**pairs, scalars=ns)
-    from numba import cuda
-
-    kern = cuda.jit(**config.CUDA_KERNEL_OPTIONS)
-    ns = compile_module({**globals(), "cuda": cuda}, SCALARS, cuda.jit(**config.CUDA_DEVICE_OPTIONS),
-                        {f"{n}_cuda": (f"{n}_cuda", kern) for n in names})
-    return SimpleNamespace(**{n: getattr(ns, f"{n}_cuda") for n in names}, scalars=ns)
+    """Compiled IPD kernels for ``target`` in {"cpu", "cuda"} (see ``compile_game_kernels``)."""
+    return compile_game_kernels(globals(), SCALARS, target)
