@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import h5py
 import numpy as np
 
 from pola_nb.exact.game import IPDExact
-from pola_nb.exact.learners import ExactLearner, lola, outer_pola
+from pola_nb.exact.learners import PER_ROW, ExactLearner, lola, outer_pola
 from pola_nb.exact.params import NeuralNet, Precond, Tabular
 from pola_nb.exact.run import ExactHistory, run_exact
 from pola_nb.generics import init_params
@@ -160,9 +160,8 @@ def _stack_learners(learners: list[ExactLearner], repeats: int) -> ExactLearner:
     for lr in learners[1:]:
         same = (lr.lookahead_steps, lr.outer_steps, lr.prox, lr.prox_max_iters)
         assert same == (first.lookahead_steps, first.outer_steps, first.prox, first.prox_max_iters)
-    rows = {k: np.repeat([float(getattr(lr, k)) for lr in learners], repeats)
-            for k in ("lr_out", "lr_in", "beta_in", "beta_out")}
-    return ExactLearner(**{**asdict(first), **rows})
+    rows = {k: np.repeat([float(getattr(lr, k)) for lr in learners], repeats) for k in PER_ROW}
+    return replace(first, **rows)
 
 
 def write_method(parent: h5py.Group, res: MethodResult) -> None:

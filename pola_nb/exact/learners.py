@@ -31,6 +31,7 @@ from pola_nb.exact.params import kl_sum, probs, sigmoid
 from pola_nb.generics import logits, logits_vjp
 
 Hyper = Any  # a float, or an array of shape (N,) with one value per row
+PER_ROW = ("lr_out", "lr_in", "beta_in", "beta_out")  # the hyperparameters that may differ per row
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,12 @@ class ExactLearner:
         require(self.outer_steps >= 1, "outer_steps must be >= 1")
 
     def rows(self, n: int) -> ExactLearner:
-        """The same learner with every hyperparameter broadcast to shape (n,)."""
-        return replace(
-            self,
-            **{k: np.broadcast_to(np.asarray(getattr(self, k), float), (n,)) for k in
-               ("lr_out", "lr_in", "beta_in", "beta_out")},
-        )
+        """The same learner with every per-row hyperparameter broadcast to shape (n,)."""
+        return replace(self, **{k: np.broadcast_to(np.asarray(getattr(self, k), float), (n,)) for k in PER_ROW})
+
+    def tile(self, reps: int) -> ExactLearner:
+        """Per-row hyperparameters (shape (n,)) repeated ``reps`` times end to end, shape (reps * n,)."""
+        return replace(self, **{k: np.tile(np.atleast_1d(getattr(self, k)), reps) for k in PER_ROW})
 
 
 def naive(lr: Hyper) -> ExactLearner:

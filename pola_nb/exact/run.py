@@ -76,9 +76,7 @@ def run_exact(
     n = theta1.shape[0]
     cf = np.broadcast_to(np.asarray(game.cf, float), (n,))
     pair_game = IPDExact(cf=np.concatenate([cf, cf]), gamma=game.gamma)
-    stacked_learner = ExactLearner(**{**learner.__dict__, **{
-        k: np.tile(np.broadcast_to(np.asarray(getattr(learner, k), float), (n,)), 2)
-        for k in ("lr_out", "lr_in", "beta_in", "beta_out")}})
+    stacked_learner = learner.rows(n).tile(2)  # row i and row n + i are the two agents of run i
     is2 = np.repeat([False, True], n)
     theta = np.concatenate([theta1, theta2])
 
