@@ -181,3 +181,33 @@ def log_softmax_seq(net, par, obs, reference):
     from pola_nb.sampled.policies import log_softmax
 
     return log_softmax(net.sequence(par, obs, reference=reference))
+
+
+@pytest.mark.parametrize("same_obs", [True, False])
+def test_stacked_scoring_equals_separate_nets(same_obs):
+    """The three nets of an agent loss in one stacked pass == one by one (values and gradients)."""
+    from pola_nb.sampled.policies import score_pair
+
+    rng = np.random.default_rng(7)
+    arch = make_architecture("gru", 6, 2, hidden=4, layers_before_gru=2)
+    pa, pb = arch.init(rng), arch.init(rng)
+    pa, pb = ({n: {k: (v + 0.2 * rng.standard_normal(v.shape)).astype(np.float64) for k, v in d.items()}
+               for n, d in a.items()} for a in (pa, pb))
+    o1 = rng.random((6, 3, 6))
+    o2 = o1 if same_obs else rng.random((6, 3, 6))
+    w = [rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 3, 2)), rng.standard_normal((6, 3))]
+
+    def f(a, b, stacked):
+        if stacked:
+            out = score_pair(arch, a["pol"], b["pol"], a["val"], o1, o2)
+        else:
+            out = (policy_log_probs(arch.policy, a["pol"], o1[:-1]), policy_log_probs(arch.policy, b["pol"], o2[:-1]),
+                   values(arch.value, a["val"], o1))
+        return sum(anp.sum(anp.tanh(x) * wi) for x, wi in zip(out, w, strict=True))
+
+    assert f(pa, pb, True) == pytest.approx(f(pa, pb, False), rel=1e-12)
+    for argnum in (0, 1):
+        g1, g2 = grad(f, argnum)(pa, pb, True), grad(f, argnum)(pa, pb, False)
+        for n in g1:
+            for k in g1[n]:
+                np.testing.assert_allclose(g1[n][k], g2[n][k], rtol=1e-9, atol=1e-12, err_msg=f"{n}.{k}")

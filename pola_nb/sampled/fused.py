@@ -46,6 +46,21 @@ def _forward(ai, gh, bn):
     return r, z, m, n
 
 
+def _reduced_axes(shape, target):
+    lead = len(shape) - len(target)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
+
+
+def _unbroadcast_np(x, target):
+    """Sum ``x`` down to the broadcast-compatible shape ``target`` (plain numpy)."""
+    return x.sum(axis=_reduced_axes(x.shape, target)).reshape(target)
+
+
+def _unbroadcast(x, target):
+    """The same with ``autograd.numpy`` (differentiable)."""
+    return anp.reshape(anp.sum(x, axis=_reduced_axes(x.shape, target)), target)
+
+
 @primitive
 def gru_gates(ai, gh, h, bn):
     """New carry ``(B, H)`` from gate pre-activations ``ai``, ``gh`` ``(B, 3H)``, carry ``h``, ``b_hn``."""
@@ -64,8 +79,7 @@ def gru_gates_vjp(g, ai, gh, h, bn):
     dm = dun * r
     d_ai = np.concatenate([dur, duz, dun], axis=-1)
     d_gh = np.concatenate([dur, duz, dm], axis=-1)
-    d_bn = dm.sum(axis=tuple(range(dm.ndim - bn.ndim)))
-    return d_ai, d_gh, g * z, d_bn
+    return d_ai, d_gh, g * z, _unbroadcast_np(dm, bn.shape)
 
 
 def _gates_vjp_maker(argnums, ans, args, kwargs):
@@ -126,7 +140,7 @@ def _second_order(argnums, ans, args, kwargs):
         c_ur, c_uz = c_r * sr, c_z * sz
         c_ai_out = anp.concatenate([c_ur, c_uz, c_un], axis=-1)
         c_gh_out = anp.concatenate([c_ur, c_uz, c_m], axis=-1)
-        c_bn_out = anp.sum(c_m, axis=tuple(range(c_m.ndim - bn.ndim)))
+        c_bn_out = _unbroadcast(c_m, bn.shape)
         out = (c_g, c_ai_out, c_gh_out, c_hh, c_bn_out)
         return tuple(out[i] for i in argnums)
 
@@ -197,3 +211,53 @@ def mm_tn(x, g):
 defvjp(mm_nn, lambda ans, x, w: lambda G: mm_nt(G, w), lambda ans, x, w: lambda G: mm_tn(x, G))
 defvjp(mm_nt, lambda ans, g, w: lambda G: mm_nn(G, w), lambda ans, g, w: lambda G: mm_tn(G, g))
 defvjp(mm_tn, lambda ans, x, g: lambda G: mm_nt(g, G), lambda ans, x, g: lambda G: mm_nn(x, G))
+
+
+# ------------------------------------------------------------------------------------------------
+# batched matrix products: N independent nets evaluated together (leading axis N)
+
+
+def _bflat(x):
+    return x.reshape(x.shape[0], -1, x.shape[-1])
+
+
+@primitive
+def bmm_nn(x, w):
+    """``x[i] @ w[i]`` for ``x`` ``(N, ..., n)``, ``w`` ``(N, n, m)``: shape ``(N, ..., m)``."""
+    _count(2 * x.size * w.shape[2])
+    return np.matmul(_bflat(x), w).reshape(*x.shape[:-1], w.shape[2])
+
+
+@primitive
+def bmm_nt(g, w):
+    """``g[i] @ w[i].T`` for ``g`` ``(N, ..., m)``, ``w`` ``(N, n, m)``: shape ``(N, ..., n)``."""
+    _count(2 * g.size * w.shape[1])
+    return np.matmul(_bflat(g), w.transpose(0, 2, 1)).reshape(*g.shape[:-1], w.shape[1])
+
+
+@primitive
+def bmm_tn(x, g):
+    """``x[i].T @ g[i]`` over all middle axes: ``(N, ..., n), (N, ..., m) -> (N, n, m)``."""
+    _count(2 * x.size * g.shape[-1])
+    return np.matmul(_bflat(x).transpose(0, 2, 1), _bflat(g))
+
+
+defvjp(bmm_nn, lambda ans, x, w: lambda G: bmm_nt(G, w), lambda ans, x, w: lambda G: bmm_tn(x, G))
+defvjp(bmm_nt, lambda ans, g, w: lambda G: bmm_nn(G, w), lambda ans, g, w: lambda G: bmm_tn(G, g))
+defvjp(bmm_tn, lambda ans, x, g: lambda G: bmm_nt(g, G), lambda ans, x, g: lambda G: bmm_nn(x, G))
+
+
+@primitive
+def drop_last(x):
+    """``x[:-1]`` along axis 0 (VJP: :func:`pad_last`; no ``add.at``)."""
+    return x[:-1]
+
+
+@primitive
+def pad_last(g):
+    """Append one zero slice along axis 0 (VJP: :func:`drop_last`)."""
+    return np.concatenate([g, np.zeros_like(g[:1])], axis=0)
+
+
+defvjp(drop_last, lambda ans, x: lambda g: pad_last(g))
+defvjp(pad_last, lambda ans, g: lambda G: drop_last(G))

@@ -31,7 +31,14 @@ from autograd import grad
 from pola_nb.errors import require
 from pola_nb.sampled import tree
 from pola_nb.sampled.dice import dice_objective, kl_mean, value_loss
-from pola_nb.sampled.policies import Architecture, PolicySampler, policy_log_probs, taken, values
+from pola_nb.sampled.policies import (
+    Architecture,
+    PolicySampler,
+    policy_log_probs,
+    score_pair,
+    taken,
+    values,
+)
 
 Agent = dict[str, Any]
 Rollout = Callable[[list, int, np.random.Generator], Any]
@@ -122,10 +129,9 @@ def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: H
     The KL term is added only when ``beta > 0`` (spec 3.10 LE-1).
     """
     obs, obs_other = observations(traj, me), observations(traj, 1 - me)
-    logp_tab = policy_log_probs(arch.policy, agent["pol"], obs[:-1])
+    logp_tab, logp_other_tab, v = score_pair(arch, agent["pol"], other_pol, agent["val"], obs, obs_other)
     logp_me = taken(logp_tab, traj.actions[..., me])
-    logp_other = taken(policy_log_probs(arch.policy, other_pol, obs_other[:-1]), traj.actions[..., 1 - me])
-    v = values(arch.value, agent["val"], obs)
+    logp_other = taken(logp_other_tab, traj.actions[..., 1 - me])
     r = traj.rewards[..., me]
     loss = -dice_objective(logp_me, logp_other, r, v, hp.gamma, hp.gae_lambda, hp.baseline)
     loss = loss + value_loss(r, v, hp.gamma)
