@@ -26,7 +26,7 @@ from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.extend import defvjp, primitive
+from autograd.extend import Box, defvjp, primitive
 from autograd.tracer import getval
 
 from pola_nb.errors import require
@@ -341,15 +341,29 @@ def stacked_gru_hidden(net: GRUNet, params: list[Params], obs):
     return unstack(anp.transpose(stack(*hs), (1, 0, 2, 3)))
 
 
+def _traces(tree) -> frozenset:
+    """The autograd trace ids (differentiation levels) that the leaves of ``tree`` are boxed in."""
+    out = set()
+    for leaf in tree.values():
+        while isinstance(leaf, Box):
+            out.add(leaf._trace)
+            leaf = leaf._value
+    return frozenset(out)
+
+
 def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Params, obs_me, obs_other):
     """``(logp_me (T, B, A), logp_other (T, B, A), values_me (T+1, B))`` along one trajectory.
 
-    ``obs_me``/``obs_other``: ``(T+1, B, n)`` observations o_0..o_T of each agent. GRU architectures
-    run the three nets in one stacked pass; others run them one by one.
+    ``obs_me``/``obs_other``: ``(T+1, B, n)`` observations o_0..o_T of each agent. GRU nets whose
+    parameters are differentiated at the same levels (the outer objective) run in one stacked pass.
+    Otherwise (the inner steps: the opponent's nets are differentiated twice, the self policy once,
+    the opponent's value net only inside) they run one by one, because stacking would make autograd
+    differentiate every net at every level.
     """
     pol, val = arch.policy, arch.value
     stackable = (isinstance(pol, GRUNet) and isinstance(val, GRUNet) and pol.hidden == val.hidden
-                 and pol.layers_before_gru == val.layers_before_gru and pol.n_in == val.n_in)
+                 and pol.layers_before_gru == val.layers_before_gru and pol.n_in == val.n_in
+                 and _traces(my_pol) == _traces(other_pol) == _traces(my_val))
     if not stackable:
         return (policy_log_probs(pol, my_pol, obs_me[:-1]), policy_log_probs(pol, other_pol, obs_other[:-1]),
                 values(val, my_val, obs_me))
