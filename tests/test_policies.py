@@ -184,9 +184,14 @@ def log_softmax_seq(net, par, obs, reference):
 
 
 @pytest.mark.parametrize("same_obs", [True, False])
-def test_stacked_scoring_equals_separate_nets(same_obs):
+def test_stacked_scoring_equals_separate_nets(same_obs, monkeypatch):
     """The three nets of an agent loss in one stacked pass == one by one (values and gradients)."""
+    from pola_nb.sampled import policies
     from pola_nb.sampled.policies import score_pair
+
+    calls = []
+    real = policies.stacked_gru_hidden
+    monkeypatch.setattr(policies, "stacked_gru_hidden", lambda *a: calls.append(1) or real(*a))
 
     rng = np.random.default_rng(7)
     arch = make_architecture("gru", 6, 2, hidden=4, layers_before_gru=2)
@@ -209,6 +214,7 @@ def test_stacked_scoring_equals_separate_nets(same_obs):
     # both agents differentiated together (same level: the stacked path is taken)
     g1 = grad(lambda ab: f(ab[0], ab[1], True))((pa, pb))
     g2 = grad(lambda ab: f(ab[0], ab[1], False))((pa, pb))
+    assert len(calls) == 2  # the value and the gradient above took the stacked path
     for i in (0, 1):
         for n in g1[i]:
             for k in g1[i][n]:
