@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	mkdir -p results
 	$(BIN)/pola reproduce fig1 --out results/fig1.h5 --force
 	$(BIN)/pola reproduce fig3 --quick --out results/fig3_quick.h5 --force
 
