@@ -71,6 +71,7 @@ def atomic_results(
     p = check_output_path(path, force)
     fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should look like any new file
     try:
         with h5py.File(tmp, "w") as f:
             write_root_attrs(f, kind, config)
@@ -80,6 +81,12 @@ def atomic_results(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def open_results(path: str | os.PathLike) -> h5py.File:
