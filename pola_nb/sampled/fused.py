@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.extend import defvjp, defvjp_argnums, primitive
+from autograd.core import SparseObject
+from autograd.extend import defvjp, defvjp_argnums, primitive, vspace
 
 
 def _sig(x):
@@ -61,16 +62,24 @@ def _unbroadcast(x, target):
     return anp.reshape(anp.sum(x, axis=_reduced_axes(x.shape, target)), target)
 
 
-@primitive
-def gru_gates(ai, gh, h, bn):
-    """New carry ``(B, H)`` from gate pre-activations ``ai``, ``gh`` ``(B, 3H)``, carry ``h``, ``b_hn``."""
+def _gates_np(ai, gh, h, bn):
     r, z, m, n = _forward(ai, gh, bn)
     return n + z * (h - n)
 
 
 @primitive
+def gru_gates(ai, gh, h, bn):
+    """New carry ``(B, H)`` from gate pre-activations ``ai``, ``gh`` ``(B, 3H)``, carry ``h``, ``b_hn``."""
+    return _gates_np(ai, gh, h, bn)
+
+
+@primitive
 def gru_gates_vjp(g, ai, gh, h, bn):
     """Cotangents ``(d_ai, d_gh, d_h, d_bn)`` of :func:`gru_gates` for the output cotangent ``g``."""
+    return _gates_vjp_np(g, ai, gh, h, bn)
+
+
+def _gates_vjp_np(g, ai, gh, h, bn):
     r, z, m, n = _forward(ai, gh, bn)
     dn = g * (1.0 - z)
     dun = dn * (1.0 - n * n)
@@ -101,7 +110,7 @@ def _second_order(argnums, ans, args, kwargs):
     g, ai, gh, h, bn = args
     H = bn.shape[-1]
 
-    def vjp(cots):
+    def vjp(cots, all_args=False):
         c_ai, c_gh, c_h, c_bn = cots
         ar, az, an = (ai[..., :H], ai[..., H:2 * H], ai[..., 2 * H:])
         gr, gz, gn = (gh[..., :H], gh[..., H:2 * H], gh[..., 2 * H:])
@@ -142,7 +151,7 @@ def _second_order(argnums, ans, args, kwargs):
         c_gh_out = anp.concatenate([c_ur, c_uz, c_m], axis=-1)
         c_bn_out = _unbroadcast(c_m, bn.shape)
         out = (c_g, c_ai_out, c_gh_out, c_hh, c_bn_out)
-        return tuple(out[i] for i in argnums)
+        return out if all_args else tuple(out[i] for i in argnums)
 
     return vjp
 
@@ -261,3 +270,65 @@ def pad_last(g):
 
 defvjp(drop_last, lambda ans, x: lambda g: pad_last(g))
 defvjp(pad_last, lambda ans, g: lambda G: drop_last(G))
+
+
+# ------------------------------------------------------------------------------------------------
+# the gates reading step t of the hoisted input projections directly (no per-step split of `ai`)
+
+
+@primitive
+def put_step(x, t, vs):
+    """A sparse cotangent: ``x`` at index ``t`` of axis 0 of an array of vspace ``vs``, zeros elsewhere.
+
+    Accumulates in place into the running gradient (one slice add, no ``add.at``).
+    """
+
+    def mut_add(A):
+        A[t] += x
+        return A
+
+    return SparseObject(vs, mut_add)
+
+
+defvjp(put_step, lambda ans, x, t, vs: lambda g: g[t])
+
+
+@primitive
+def gru_gates_t(ai_all, t, gh, h, bn):
+    """:func:`gru_gates` with ``ai = ai_all[t]`` (``ai_all`` ``(T, ..., 3H)``)."""
+    return _gates_np(ai_all[t], gh, h, bn)
+
+
+@primitive
+def gru_gates_t_vjp(g, ai_all, t, gh, h, bn):
+    """Cotangents ``(d_ai (slice t), d_gh, d_h, d_bn)`` of :func:`gru_gates_t`."""
+    return _gates_vjp_np(g, ai_all[t], gh, h, bn)
+
+
+def _gates_t_vjp_maker(argnums, ans, args, kwargs):
+    ai_all, t = args[0], args[1]
+
+    def vjp(g):
+        d = gru_gates_t_vjp(g, *args)
+        out = {0: put_step(d[0], t, vspace(ai_all)), 2: d[1], 3: d[2], 4: d[3]}
+        return tuple(out[i] for i in argnums)
+
+    return vjp
+
+
+defvjp_argnums(gru_gates_t, _gates_t_vjp_maker)
+
+
+def _gates_t_second_order(argnums, ans, args, kwargs):
+    g, ai_all, t, gh, h, bn = args
+    inner = _second_order(None, None, (g, ai_all[t], gh, h, bn), kwargs)
+
+    def vjp(cots):
+        c_g, c_ai, c_gh, c_h, c_bn = inner(cots, all_args=True)
+        out = {0: c_g, 1: put_step(c_ai, t, vspace(ai_all)), 3: c_gh, 4: c_h, 5: c_bn}
+        return tuple(out[i] for i in argnums)
+
+    return vjp
+
+
+defvjp_argnums(gru_gates_t_vjp, _gates_t_second_order)

@@ -30,7 +30,7 @@ from autograd.extend import Box, defvjp, primitive
 from autograd.tracer import getval
 
 from pola_nb.errors import require
-from pola_nb.sampled.fused import bmm_nn, drop_last, gru_gates, mm_nn, stack, unstack
+from pola_nb.sampled.fused import bmm_nn, drop_last, gru_gates, gru_gates_t, mm_nn, stack, unstack
 
 Params = dict[str, Any]
 F32 = np.float32
@@ -178,11 +178,11 @@ class GRUNet(Net):
     def hidden_states(self, params: Params, obs):
         """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fused fast path)."""
         wi, bi, wh = self._gate_weights(params)
-        ai = unstack(mm(self._embed(params, obs), wi) + bi)  # input side of all steps, one matmul
+        ai = mm(self._embed(params, obs), wi) + bi  # input side of all steps, one matmul
         h = self.start(obs.shape[1])
         hs = []
         for t in range(obs.shape[0]):
-            h = gru_gates(ai[t], mm(h, wh), h, params["hn_b"])
+            h = gru_gates_t(ai, t, mm(h, wh), h, params["hn_b"])
             hs.append(h)
         return stack(*hs)
 
@@ -330,13 +330,13 @@ def stacked_gru_hidden(net: GRUNet, params: list[Params], obs):
         e = bmm_nn(e, P["dense1_w"]) + bias(P["dense1_b"])
     wi = anp.concatenate([P["ir_w"], P["iz_w"], P["in_w"]], axis=2)
     bi = anp.concatenate([P["ir_b"], P["iz_b"], P["in_b"]], axis=1)
-    ai = unstack(anp.transpose(bmm_nn(e, wi) + bias(bi), (1, 0, 2, 3)))  # T' x (N, B, 3H)
+    ai = anp.transpose(bmm_nn(e, wi) + bias(bi), (1, 0, 2, 3))  # (T', N, B, 3H)
     wh = anp.concatenate([P["hr_w"], P["hz_w"], P["hn_w"]], axis=2)
     bn = anp.reshape(P["hn_b"], (N, 1, H))
     h = np.zeros((N, B, H), F32)
     hs = []
     for t in range(T):
-        h = gru_gates(ai[t], bmm_nn(h, wh), h, bn)
+        h = gru_gates_t(ai, t, bmm_nn(h, wh), h, bn)
         hs.append(h)
     return unstack(anp.transpose(stack(*hs), (1, 0, 2, 3)))
 
