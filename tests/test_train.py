@@ -125,3 +125,21 @@ def test_reproduce_figure_summary_and_plot(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["plot", str(tmp_path / "fig5_pola-om.h5"), "--out", str(tmp_path / "om.png")])
     assert e.value.code == 0 and (tmp_path / "om.png").is_file()
+
+
+def test_checkpoint_agents_play_in_the_driver(tmp_path):
+    from pola_nb.sampled.rollout import rollout, scores
+    from pola_nb.sampled.training import checkpoint_agent, parse_checkpoint_spec
+
+    assert parse_checkpoint_spec("a/b.h5:20@1") == (tmp_path.__class__("a/b.h5"), 20, 1)
+    assert parse_checkpoint_spec("c:/x.h5") == (tmp_path.__class__("c:/x.h5"), None, 0)
+    cfg = preset_config("ipd", "lola-dice", "quick", **dict(TINY, updates=2))
+    p = train(tmp_path / "run.h5", cfg)
+    c, a1 = checkpoint_agent(f"{p}:2", 0)
+    _, a2 = checkpoint_agent(f"{p}@1", 1)
+    s = scores(rollout(c.make_game(), a1, "tft", 64, seed=0))
+    assert -1 <= s[0] <= 1
+    from pola_nb.errors import PolaUsageError
+
+    with pytest.raises(PolaUsageError):
+        checkpoint_agent(f"{p}:1", 0)  # no checkpoint at update 1

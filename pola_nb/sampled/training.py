@@ -399,3 +399,28 @@ def load_checkpoint(path: str | Path, update: int | None = None, seed_index: int
         agents = load_tree(node[f"seed_{seed_index}/agents"])
     return cfg, cfg.architecture(), tuple(agents)
 
+
+
+def parse_checkpoint_spec(text: str) -> tuple[Path, int | None, int]:
+    """``RUN.h5[:update][@seed_index]`` -> ``(path, update or None for the latest, seed index)``."""
+    seed_index = 0
+    if "@" in text:
+        text, s = text.rsplit("@", 1)
+        try:
+            seed_index = int(s)
+        except ValueError:
+            raise PolaUsageError(f"bad seed index in checkpoint spec: {s!r}") from None
+    update: int | None = None
+    head, sep, tail = text.rpartition(":")
+    if sep and tail.isdigit() and head:
+        text, update = head, int(tail)
+    return Path(text), update, seed_index
+
+
+def checkpoint_agent(text: str, agent: int) -> tuple[RunConfig, PolicySampler]:
+    """Agent ``agent`` (0 or 1) of a checkpoint ``RUN.h5[:update][@seed_index]`` as a rollout-driver
+    agent (for ``pola eval``), with the run's configuration (game settings)."""
+    require(agent in (0, 1), "agent must be 0 or 1")
+    path, update, k = parse_checkpoint_spec(text)
+    cfg, arch, agents = load_checkpoint(path, update, k)
+    return cfg, PolicySampler(arch.policy, agents[agent]["pol"])
