@@ -233,3 +233,19 @@ def test_hyper_validation():
         Hyper(kl="sideways")
     with pytest.raises(PolaUsageError):
         Hyper(lr_in=-1.0)
+
+
+def test_naive_learning_is_lookahead_rate_zero():
+    """lr_in = 0: no lookahead rollouts, and the update equals the one with the shaping cut."""
+    rng = np.random.default_rng(8)
+    arch = make_architecture("gru", 6, 2, hidden=3)
+    agents = _agents(arch, rng, np.float32, noise=0.1)
+    calls = []
+
+    def rollout(players, batch, r):
+        calls.append(1)
+        return play(IPDHistory(steps=4), players[0], players[1], batch, seed=r)
+
+    hp = _hp(lr_in=0.0, outer_steps=2, batch_size=8)
+    update(arch, agents, 0, hp, rollout, np.random.default_rng(0))
+    assert len(calls) == hp.outer_steps  # one rollout per outer step, none for a lookahead

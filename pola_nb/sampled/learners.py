@@ -167,7 +167,8 @@ def outer_loss(arch: Architecture, cur: Agent, ref_pol, opp0: Agent, me: int, hp
     ``shape_opponent=False`` cuts the dependence of the looked-ahead opponent on ``cur`` (used to
     isolate the opponent-shaping term in the estimator check).
     """
-    opp = lookahead(arch, cur["pol"], opp0, me, hp, rollout, rng) if hp.inner_steps else opp0
+    # naive learning (lr_in = 0): the opponent does not move, so its lookahead is skipped
+    opp = lookahead(arch, cur["pol"], opp0, me, hp, rollout, rng) if hp.inner_steps and hp.lr_in > 0 else opp0
     if not shape_opponent:
         opp = tree.stop(opp)
     traj = rollout(samplers(arch, me, cur["pol"], opp["pol"]), hp.batch_size, rng)
