@@ -149,3 +149,10 @@ def test_check_estimator_cli(capsys):
     with pytest.raises(SystemExit) as e:
         main(["check-estimator", "--batch", "-3"])
     assert e.value.code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5))
+def test_estimator_over_seeds(seed):
+    res = check_estimator(batch=4000, seed=seed)
+    assert res["grad_cosine"] >= 0.98 and res["lola_term_cosine"] >= 0.9

@@ -249,3 +249,17 @@ def test_naive_learning_is_lookahead_rate_zero():
     hp = _hp(lr_in=0.0, outer_steps=2, batch_size=8)
     update(arch, agents, 0, hp, rollout, np.random.default_rng(0))
     assert len(calls) == hp.outer_steps  # one rollout per outer step, none for a lookahead
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("game", ["ipd", "coin"])
+def test_paper_scale_outer_step(game):
+    """One POLA-DiCE outer step at the paper's settings runs and stays float32 (minutes; -m slow)."""
+    from pola_nb.sampled.training import preset_config
+
+    cfg = preset_config(game, "pola-dice", "paper")
+    arch, r = cfg.architecture(), np.random.default_rng(0)
+    agents = (arch.init(r), arch.init(r))
+    g = grad(outer_loss, 1)(arch, agents[0], agents[0]["pol"], agents[1], 0, cfg.hp,
+                            learners.game_rollout(cfg.make_game()), r)
+    assert all(x.dtype == np.float32 and np.isfinite(x).all() for x in tree.tree_leaves(g))

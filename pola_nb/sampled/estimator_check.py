@@ -26,7 +26,9 @@ from pola_nb.sampled.policies import Architecture, MemoryOneTable
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    """Cosine similarity; NaN when either vector is zero."""
+    den = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / den) if den > 0 else float("nan")
 
 
 def state_values(tables: list[np.ndarray], cf: float, gamma: float) -> np.ndarray:
