@@ -44,3 +44,16 @@ def single_threaded() -> None:
         numba.set_num_threads(1)
     except Exception:  # numba's threading layer may refuse; the rollouts then stay parallel
         pass
+
+
+def worker_init() -> None:
+    """Initializer of worker processes: single-threaded, and (Linux) terminated with their parent,
+    so that killing a training run never leaves workers behind."""
+    single_threaded()
+    try:
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

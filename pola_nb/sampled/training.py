@@ -306,7 +306,7 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        from pola_nb.sampled.threads import single_threaded as init
+        from pola_nb.sampled.threads import worker_init as init
 
         with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=init) as pool:
             return _train(path, cfg, resume, force, progress, pool)
