@@ -2,18 +2,20 @@
 
 The plain autograd GRU (``GRUNet.reference_hidden_states``) records about 20 graph nodes per time
 step; under the second-order LOLA/POLA updates every node is traced again in the inner backward
-pass, so the interpreter overhead dominates. Here one step is three nodes:
+pass, so the interpreter overhead dominates. Here one step is two nodes:
 
-- ``ai[t]``: the input-side gate pre-activations of all steps are computed by one matmul before the
-  loop and split into a tuple with :func:`unstack` (tuple indexing has a cheap sparse VJP, unlike
-  array slicing, whose VJP is an ``add.at``);
-- ``gh = h @ [W_hr | W_hz | W_hn]``: an ordinary autograd matmul;
-- :func:`gru_gates`: all elementwise work of the cell in one primitive.
+- ``gh = h @ [W_hr | W_hz | W_hn]``: a matmul primitive (:func:`mm_nn`);
+- :func:`gru_gates_t`: all elementwise work of the cell in one primitive. It reads step ``t`` of
+  the input-side gate pre-activations ``ai_all`` ``(T, B, 3H)``, computed for all steps by one
+  matmul before the loop, and its cotangent for ``ai_all`` is a sparse in-place slice update
+  (:func:`put_step`), so there is no per-step split, ``add.at`` or re-stacking.
 
-Derivatives: ``gru_gates``' VJP is the primitive :func:`gru_gates_vjp` (plain numpy, one pass),
-whose own VJP is written out by hand below with ``autograd.numpy`` operations, so derivatives of
-every order exist and the second order (what LOLA/POLA need) costs one more elementwise pass. The
-tests compare values, first and second derivatives with the slow per-operation twin.
+Derivatives: the gates' VJP is a primitive (plain numpy, one pass) whose own VJP is written out by
+hand with ``autograd.numpy`` operations (``_second_order``), so derivatives of every order exist and
+the second order (what LOLA/POLA need) costs one more elementwise pass. The matrix products
+``mm_nn``/``mm_nt``/``mm_tn`` are each other's VJPs (BLAS calls on views at every order, no
+``tensordot`` copies). The tests compare values, first and second derivatives with the slow
+per-operation twin, and ``check_grads(order=2)``.
 
 Gate layout: ``ai``, ``gh`` are ``(B, 3H)`` with blocks [r, z, n] (spec 2.3):
 ``r = σ(ai_r + gh_r)``, ``z = σ(ai_z + gh_z)``, ``m = gh_n + b_hn``, ``n = tanh(ai_n + r m)``,
@@ -220,56 +222,6 @@ def mm_tn(x, g):
 defvjp(mm_nn, lambda ans, x, w: lambda G: mm_nt(G, w), lambda ans, x, w: lambda G: mm_tn(x, G))
 defvjp(mm_nt, lambda ans, g, w: lambda G: mm_nn(G, w), lambda ans, g, w: lambda G: mm_tn(G, g))
 defvjp(mm_tn, lambda ans, x, g: lambda G: mm_nt(g, G), lambda ans, x, g: lambda G: mm_nn(x, G))
-
-
-# ------------------------------------------------------------------------------------------------
-# batched matrix products: N independent nets evaluated together (leading axis N)
-
-
-def _bflat(x):
-    return x.reshape(x.shape[0], -1, x.shape[-1])
-
-
-@primitive
-def bmm_nn(x, w):
-    """``x[i] @ w[i]`` for ``x`` ``(N, ..., n)``, ``w`` ``(N, n, m)``: shape ``(N, ..., m)``."""
-    _count(2 * x.size * w.shape[2])
-    return np.matmul(_bflat(x), w).reshape(*x.shape[:-1], w.shape[2])
-
-
-@primitive
-def bmm_nt(g, w):
-    """``g[i] @ w[i].T`` for ``g`` ``(N, ..., m)``, ``w`` ``(N, n, m)``: shape ``(N, ..., n)``."""
-    _count(2 * g.size * w.shape[1])
-    return np.matmul(_bflat(g), w.transpose(0, 2, 1)).reshape(*g.shape[:-1], w.shape[1])
-
-
-@primitive
-def bmm_tn(x, g):
-    """``x[i].T @ g[i]`` over all middle axes: ``(N, ..., n), (N, ..., m) -> (N, n, m)``."""
-    _count(2 * x.size * g.shape[-1])
-    return np.matmul(_bflat(x).transpose(0, 2, 1), _bflat(g))
-
-
-defvjp(bmm_nn, lambda ans, x, w: lambda G: bmm_nt(G, w), lambda ans, x, w: lambda G: bmm_tn(x, G))
-defvjp(bmm_nt, lambda ans, g, w: lambda G: bmm_nn(G, w), lambda ans, g, w: lambda G: bmm_tn(G, g))
-defvjp(bmm_tn, lambda ans, x, g: lambda G: bmm_nt(g, G), lambda ans, x, g: lambda G: bmm_nn(x, G))
-
-
-@primitive
-def drop_last(x):
-    """``x[:-1]`` along axis 0 (VJP: :func:`pad_last`; no ``add.at``)."""
-    return x[:-1]
-
-
-@primitive
-def pad_last(g):
-    """Append one zero slice along axis 0 (VJP: :func:`drop_last`)."""
-    return np.concatenate([g, np.zeros_like(g[:1])], axis=0)
-
-
-defvjp(drop_last, lambda ans, x: lambda g: pad_last(g))
-defvjp(pad_last, lambda ans, g: lambda G: drop_last(G))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -26,11 +26,11 @@ from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.extend import Box, defvjp, primitive
+from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
 from pola_nb.errors import require
-from pola_nb.sampled.fused import bmm_nn, drop_last, gru_gates, gru_gates_t, mm_nn, stack, unstack
+from pola_nb.sampled.fused import gru_gates, gru_gates_t, mm_nn, stack
 
 Params = dict[str, Any]
 F32 = np.float32
@@ -305,76 +305,20 @@ def make_architecture(kind: str, obs_dim: int, n_actions: int, hidden: int = 64,
 
 
 # ----------------------------------------------------------------------------------------------
-# several GRU nets of one shape in one pass
-
-
-def stacked_gru_hidden(net: GRUNet, params: list[Params], obs):
-    """Carries of ``N`` GRU nets of the same shape evaluated together: a tuple of ``N`` arrays
-    ``(T', B, H)``.
-
-    ``params``: ``N`` parameter dicts (heads may differ); ``obs``: ``(T', B, n_in)`` shared by all
-    nets, or ``(N, T', B, n_in)``. Every operation acts on all nets at once (batched matmuls), so
-    the autograd graph has a third of the nodes of three separate passes.
-    """
-    N = len(params)
-    P = {k: stack(*[p[k] for p in params]) for k in params[0] if not k.startswith("head")}
-    H = net.hidden
-    x = obs if obs.ndim == 4 else np.broadcast_to(obs, (N, *obs.shape))
-    T, B = x.shape[1], x.shape[2]
-
-    def bias(b):
-        return anp.reshape(b, (N, 1, 1, b.shape[-1]))
-
-    e = relu(bmm_nn(x, P["dense0_w"]) + bias(P["dense0_b"]))
-    if net.layers_before_gru == 2:
-        e = bmm_nn(e, P["dense1_w"]) + bias(P["dense1_b"])
-    wi = anp.concatenate([P["ir_w"], P["iz_w"], P["in_w"]], axis=2)
-    bi = anp.concatenate([P["ir_b"], P["iz_b"], P["in_b"]], axis=1)
-    ai = anp.transpose(bmm_nn(e, wi) + bias(bi), (1, 0, 2, 3))  # (T', N, B, 3H)
-    wh = anp.concatenate([P["hr_w"], P["hz_w"], P["hn_w"]], axis=2)
-    bn = anp.reshape(P["hn_b"], (N, 1, H))
-    h = np.zeros((N, B, H), F32)
-    hs = []
-    for t in range(T):
-        h = gru_gates_t(ai, t, bmm_nn(h, wh), h, bn)
-        hs.append(h)
-    return unstack(anp.transpose(stack(*hs), (1, 0, 2, 3)))
-
-
-def _traces(tree) -> frozenset:
-    """The autograd trace ids (differentiation levels) that the leaves of ``tree`` are boxed in."""
-    out = set()
-    for leaf in tree.values():
-        while isinstance(leaf, Box):
-            out.add(leaf._trace)
-            leaf = leaf._value
-    return frozenset(out)
+# scoring one trajectory
 
 
 def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Params, obs_me, obs_other):
     """``(logp_me (T, B, A), logp_other (T, B, A), values_me (T+1, B))`` along one trajectory.
 
-    ``obs_me``/``obs_other``: ``(T+1, B, n)`` observations o_0..o_T of each agent. GRU nets whose
-    parameters are differentiated at the same levels (the outer objective) run in one stacked pass.
-    Otherwise (the inner steps: the opponent's nets are differentiated twice, the self policy once,
-    the opponent's value net only inside) they run one by one, because stacking would make autograd
-    differentiate every net at every level.
+    ``obs_me``/``obs_other``: ``(T+1, B, n)`` observations o_0..o_T of each agent. The three nets run
+    one by one: evaluating them in one batched pass was measured slower (the per-net slices and
+    transposes cost more than the saved graph nodes), and inside the inner steps it would make
+    autograd differentiate every net at every level.
     """
-    pol, val = arch.policy, arch.value
-    stackable = (isinstance(pol, GRUNet) and isinstance(val, GRUNet) and pol.hidden == val.hidden
-                 and pol.layers_before_gru == val.layers_before_gru and pol.n_in == val.n_in
-                 and _traces(my_pol) == _traces(other_pol) == _traces(my_val))
-    if not stackable:
-        return (policy_log_probs(pol, my_pol, obs_me[:-1]), policy_log_probs(pol, other_pol, obs_other[:-1]),
-                values(val, my_val, obs_me))
-    obs = obs_me if obs_me is obs_other else np.stack([obs_me, obs_other, obs_me])
-    h_me, h_other, h_val = stacked_gru_hidden(pol, [my_pol, other_pol, my_val], obs)
-
-    def head(h, p):
-        return mm(h, p["head_w"]) + p["head_b"]
-
-    return (log_softmax(head(drop_last(h_me), my_pol)), log_softmax(head(drop_last(h_other), other_pol)),
-            head(h_val, my_val)[..., 0])
+    return (policy_log_probs(arch.policy, my_pol, obs_me[:-1]),
+            policy_log_probs(arch.policy, other_pol, obs_other[:-1]),
+            values(arch.value, my_val, obs_me))
 
 
 # ----------------------------------------------------------------------------------------------
