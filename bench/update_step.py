@@ -6,6 +6,8 @@ Measures, at the paper's settings (GRU H=64, layers_before_gru 1, T=50, float32)
 - ``pola_coin_s_per_outer_step``: the same on the Coin Game, B=1000, K_in=4;
 - ``..._b100_...``: both at B=100;
 - ``lola_ipd_s_per_update``: one LOLA-DiCE update of BOTH agents (no evaluation), IPD, B=2000;
+- ``..._2workers...``: the same with the two agents' halves in two processes (``--workers 2``, one
+  core each), and one POLA-DiCE outer step of both agents that way (IPD, B=2000);
 - ``peak_rss_mib``: the largest peak resident memory of the configurations (each runs in a fresh
   process, so every figure is that configuration's own peak);
 - matrix-product GFLOP/s achieved (all matmuls of the step counted exactly) against the float32
@@ -24,6 +26,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 CONFIGS = {
     "pola_ipd": dict(game="ipd", algo="pola-dice", batch_size=2000, inner_steps=2),
@@ -31,6 +34,8 @@ CONFIGS = {
     "pola_ipd_b100": dict(game="ipd", algo="pola-dice", batch_size=100, inner_steps=2),
     "pola_coin_b100": dict(game="coin", algo="pola-dice", batch_size=100, inner_steps=4),
     "lola_ipd": dict(game="ipd", algo="lola-dice", batch_size=2000, inner_steps=1),
+    "lola_ipd_2workers": dict(game="ipd", algo="lola-dice", batch_size=2000, inner_steps=1),
+    "pola_ipd_both_2workers": dict(game="ipd", algo="pola-dice", batch_size=2000, inner_steps=2),
 }
 REFERENCE_JAX_2CORE = {"pola_ipd_s_per_outer_step": 6.7, "pola_coin_s_per_outer_step": 8.5,
                        "pola_ipd_b100_s_per_outer_step": 0.40, "pola_coin_b100_s_per_outer_step": 0.74,
@@ -73,9 +78,18 @@ def run_one(name: str, repeats: int) -> dict:
     agents = (arch.init(rng), arch.init(rng))
     rollout = game_rollout(game)
 
-    if hp.algo == "lola-dice":
+    pool = None
+    if name.endswith("2workers"):  # both agents' halves in two worker processes (--workers 2)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        from pola_nb.sampled.threads import worker_init
+
+        pool = ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=worker_init)
+        hp = replace(hp, outer_steps=1)  # one outer step of BOTH agents per call
+    if hp.algo == "lola-dice" or pool is not None:
         def work():
-            update_pair(arch, agents, hp, rollout, rng)
+            update_pair(arch, agents, hp, rollout, rng, pool=pool)
     else:
         ref = tree.stop(agents[0])
         state = tree.adam_init(ref)
@@ -91,8 +105,10 @@ def run_one(name: str, repeats: int) -> dict:
         t = time.perf_counter()
         work()
         times.append(time.perf_counter() - t)
-    flops = fused.FLOPS[0] / repeats
+    flops = fused.FLOPS[0] / repeats  # matmuls of this process only (not of worker processes)
     fused.FLOPS = None
+    if pool is not None:
+        pool.shutdown()
     best, mean = min(times), sum(times) / len(times)
     return {"name": name, "s_best": best, "s_mean": mean, "repeats": repeats, "matmul_gflop": flops / 1e9,
             "achieved_gflops": flops / 1e9 / best, "batch": hp.batch_size, "inner_steps": hp.inner_steps,
@@ -117,15 +133,19 @@ def main() -> None:
         runs[name] = json.loads(out.strip().splitlines()[-1])
     res: dict = {}
     for name, r in runs.items():
-        key = f"{name}_s_per_update" if name.startswith("lola") else f"{name}_s_per_outer_step"
+        key = {"lola_ipd": "lola_ipd_s_per_update", "lola_ipd_2workers": "lola_ipd_2workers_s_per_update",
+               "pola_ipd_both_2workers": "pola_ipd_both_agents_2workers_s_per_outer_step"}.get(
+            name, f"{name}_s_per_outer_step")
         res[key] = round(r["s_best"], 3)
     res["peak_rss_mib"] = round(max(r["peak_rss_mib"] for r in runs.values()), 1)
     res["peak_rss_mib_by_config"] = {k: round(r["peak_rss_mib"], 1) for k, r in runs.items()}
     res["matmul_gflop_per_step"] = {k: round(r["matmul_gflop"], 2) for k, r in runs.items()}
-    res["achieved_gflops"] = {k: round(r["achieved_gflops"], 1) for k, r in runs.items()}
+    res["achieved_gflops"] = {k: round(r["achieved_gflops"], 1) for k, r in runs.items()
+                              if "2workers" not in k}
     res["sgemm_peak_gflops_1_thread"] = round(peak1, 1)
     res["sgemm_peak_gflops_all_threads"] = round(peak_all, 1)
-    res["fraction_of_1_thread_peak"] = {k: round(r["achieved_gflops"] / peak1, 3) for k, r in runs.items()}
+    res["fraction_of_1_thread_peak"] = {k: round(r["achieved_gflops"] / peak1, 3) for k, r in runs.items()
+                                        if "2workers" not in k}
     res["mean_s"] = {k: round(r["s_mean"], 3) for k, r in runs.items()}
     res["repeats"] = args.repeats
     res["threads_per_process"] = 1
