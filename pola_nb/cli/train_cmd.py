@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-import pola_nb.sampled.report  # noqa: F401  (registers `pola summary`/`pola plot` for run files)
 from pola_nb.cli import app
 
 
