@@ -20,20 +20,19 @@ def evaluate(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, st
     """
     from pola_nb.backends import check_backend
     from pola_nb.sampled.games import make_game
-    from pola_nb.sampled.strategies import strategy
 
     require(batch > 0, f"--batch must be positive, got {batch}")
     require(steps > 0, f"--steps must be positive, got {steps}")
     require(seed >= 0, f"--seed must be >= 0, got {seed}")
     game = make_game(game_name, steps=steps, grid=grid, cf=cf)
-    agents = (strategy(agent1), strategy(agent2))
+    agents = tuple(make_agent(spec, k, game_name, grid) for k, spec in enumerate((agent1, agent2)))
     check_backend(backend)
 
     from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
 
     traj = rollout(game, agents[0], agents[1], batch, seed=seed, backend=backend, keep_obs=False)
     s1, s2 = scores(traj)
-    out = {"game": game.name, "agent1": agents[0].name, "agent2": agents[1].name, "batch": batch,
+    out = {"game": game.name, "agent1": _name(agents[0], agent1), "agent2": _name(agents[1], agent2), "batch": batch,
            "steps": steps, "seed": seed, "backend": backend, "score1": s1, "score2": s2}
     if game.name == "coin":
         own = own_coin_stats(traj)
@@ -42,6 +41,34 @@ def evaluate(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, st
     else:
         out.update(cf=cf)
     return out
+
+
+def is_checkpoint(spec: str) -> bool:
+    """Whether an agent name is a checkpoint ``RUN.h5[:update][@seed_index]`` rather than a strategy."""
+    return ".h5" in spec or ".hdf5" in spec
+
+
+def make_agent(spec: str, slot: int, game_name: str, grid: int):
+    """A fixed strategy, or the agent of a training checkpoint that played in slot ``slot`` (0 or 1).
+
+    Observations are in agent-1-first order, so a learned agent keeps the role it was trained in:
+    ``--agent1 RUN.h5`` plays the run's agent 1, ``--agent2 RUN.h5`` its agent 2. Cross-play between
+    seeds or algorithms is ``--agent1 A.h5@0 --agent2 B.h5@3``.
+    """
+    from pola_nb.sampled.strategies import strategy
+
+    if not is_checkpoint(spec):
+        return strategy(spec)
+    from pola_nb.sampled.training import checkpoint_agent
+
+    cfg, sampler = checkpoint_agent(spec, slot)
+    require(cfg.game == game_name, f"{spec} was trained on {cfg.game!r}, not {game_name!r}")
+    require(game_name != "coin" or cfg.grid == grid, f"{spec} was trained on a {cfg.grid}x{cfg.grid} grid, not {grid}")
+    return sampler
+
+
+def _name(agent, spec: str) -> str:
+    return spec if is_checkpoint(spec) else agent.name
 
 
 def _table(r: dict) -> str:
@@ -55,11 +82,14 @@ def _table(r: dict) -> str:
     return "\n".join(lines)
 
 
+_AGENTS = "alld, allc, tft, random, or a training checkpoint RUN.h5[:update][@seed_index]."
+
+
 @app.command("eval")
 def eval_command(
     game: str = typer.Argument(..., help="Game: ipd (full history) or coin."),
-    agent1: str = typer.Option(..., "--agent1", help="Agent 1 (red): alld, allc, tft or random."),
-    agent2: str = typer.Option(..., "--agent2", help="Agent 2 (blue): alld, allc, tft or random."),
+    agent1: str = typer.Option(..., "--agent1", help=f"Agent 1 (red): {_AGENTS}"),
+    agent2: str = typer.Option(..., "--agent2", help=f"Agent 2 (blue): {_AGENTS}"),
     batch: int = typer.Option(10000, "--batch", help="Episodes played in parallel."),
     steps: int = typer.Option(50, "--steps", help="Steps per episode."),
     seed: int = typer.Option(0, "--seed", help="Seed of the PCG64 stream of uniforms."),
@@ -68,6 +98,6 @@ def eval_command(
     backend: str = typer.Option("cpu", "--backend", help="cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Play two reference strategies against each other; print per-step scores (and coin counts)."""
+    """Play two agents (strategies or trained checkpoints); print per-step scores (and coin counts)."""
     r = evaluate(game, agent1, agent2, batch=batch, steps=steps, seed=seed, grid=grid, cf=cf, backend=backend)
     print(json.dumps(r) if as_json else _table(r))
