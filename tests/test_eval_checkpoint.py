@@ -25,8 +25,8 @@ def run(args, capsys):
 
 def test_checkpoint_against_strategy_and_cross_play(run_file, capsys):
     spec1, spec2 = f"{run_file}:1@0", f"{run_file}@1"
-    code, out, _ = run(["eval", "ipd", "--agent1", spec1, "--agent2", spec2, "--batch", "300", "--seed", "4", "--steps", "5",
-                        "--json"], capsys)
+    code, out, _ = run(["eval", "ipd", "--agent1", spec1, "--agent2", spec2, "--batch", "300", "--seed", "4",
+                        "--steps", "5", "--json"], capsys)
     assert code == 0
     r = json.loads(out)
     cfg, a1 = checkpoint_agent(spec1, 0)
