@@ -169,27 +169,8 @@ def coin_reset(n, u0, u1, u2, u3):
     return rr, rc, br, bc, cr, cc, uniform_int(u3, 2)
 
 
-def coin_env_reset(i, n, centric, ur, state, obs, obs2):
-    rr, rc, br, bc, cr, cc, red = coin_reset(n, ur[0, i], ur[1, i], ur[2, i], ur[3, i])
-    state[0, i] = rr
-    state[1, i] = rc
-    state[2, i] = br
-    state[3, i] = bc
-    state[4, i] = cr
-    state[5, i] = cc
-    state[6, i] = red
-    state[7, i] = MODE_COOP
-    state[8, i] = MODE_COOP
-    state[9, i] = 0
-    state[10, i] = 0
-    coin_write_both(obs, obs2, 0, i, n, centric, rr, rc, br, bc, cr, cc, red)
-
-
-def coin_env_advance(i, t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
-    a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, p_rr, p_rb, p_br, p_bb = coin_turn(
-        n, ring, s1, s2, ext[0, i], ext[1, i], state[0, i], state[1, i], state[2, i], state[3, i],
-        state[4, i], state[5, i], state[6, i], state[7, i], state[8, i], state[9, i], state[10, i],
-        u[0, i], u[1, i], u[2, i])
+def coin_store_state(state, i, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2):
+    """Store env i's state in the (11, B) structure of arrays: positions, coin, colour, TFT modes, last rewards."""
     state[0, i] = rr
     state[1, i] = rc
     state[2, i] = br
@@ -199,8 +180,12 @@ def coin_env_advance(i, t, n, ring, centric, s1, s2, ext, state, u, actions, rew
     state[6, i] = red
     state[7, i] = m1
     state[8, i] = m2
-    state[9, i] = r1
-    state[10, i] = r2
+    state[9, i] = l1
+    state[10, i] = l2
+
+
+def coin_write_step(actions, rewards, pickups, t, i, a1, a2, r1, r2, p_rr, p_rb, p_br, p_bb):
+    """Record step t of env i: both actions, both rewards and the RR, RB, BR, BB pick-up indicators."""
     actions[t, i, 0] = a1
     actions[t, i, 1] = a2
     rewards[t, i, 0] = r1
@@ -209,6 +194,21 @@ def coin_env_advance(i, t, n, ring, centric, s1, s2, ext, state, u, actions, rew
     pickups[t, i, 1] = p_rb
     pickups[t, i, 2] = p_br
     pickups[t, i, 3] = p_bb
+
+
+def coin_env_reset(i, n, centric, ur, state, obs, obs2):
+    rr, rc, br, bc, cr, cc, red = coin_reset(n, ur[0, i], ur[1, i], ur[2, i], ur[3, i])
+    coin_store_state(state, i, rr, rc, br, bc, cr, cc, red, MODE_COOP, MODE_COOP, 0, 0)
+    coin_write_both(obs, obs2, 0, i, n, centric, rr, rc, br, bc, cr, cc, red)
+
+
+def coin_env_advance(i, t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+    a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2, p_rr, p_rb, p_br, p_bb = coin_turn(
+        n, ring, s1, s2, ext[0, i], ext[1, i], state[0, i], state[1, i], state[2, i], state[3, i],
+        state[4, i], state[5, i], state[6, i], state[7, i], state[8, i], state[9, i], state[10, i],
+        u[0, i], u[1, i], u[2, i])
+    coin_store_state(state, i, rr, rc, br, bc, cr, cc, red, m1, m2, r1, r2)
+    coin_write_step(actions, rewards, pickups, t, i, a1, a2, r1, r2, p_rr, p_rb, p_br, p_bb)
     coin_write_both(obs, obs2, t + 1, i, n, centric, rr, rc, br, bc, cr, cc, red)
 
 
@@ -224,21 +224,14 @@ def coin_env_rollout(i, n, ring, centric, s1, s2, ur, us, actions, rewards, pick
         a1, a2, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2, p_rr, p_rb, p_br, p_bb = coin_turn(
             n, ring, s1, s2, 0, 0, rr, rc, br, bc, cr, cc, red, m1, m2, l1, l2,
             us[t, 0, i], us[t, 1, i], us[t, 2, i])
-        actions[t, i, 0] = a1
-        actions[t, i, 1] = a2
-        rewards[t, i, 0] = l1
-        rewards[t, i, 1] = l2
-        pickups[t, i, 0] = p_rr
-        pickups[t, i, 1] = p_rb
-        pickups[t, i, 2] = p_br
-        pickups[t, i, 3] = p_bb
+        coin_write_step(actions, rewards, pickups, t, i, a1, a2, l1, l2, p_rr, p_rb, p_br, p_bb)
         if keep_obs:
             coin_write_both(obs, obs2, t + 1, i, n, centric, rr, rc, br, bc, cr, cc, red)
 
 
 SCALARS = ("uniform_int", "coin_move", "coin_place", "coin_greedy", "coin_strategy", "coin_mode",
-           "coin_turn", "coin_write_obs", "coin_write_both", "coin_reset", "coin_env_reset",
-           "coin_env_advance", "coin_env_rollout")
+           "coin_turn", "coin_write_obs", "coin_write_both", "coin_reset", "coin_store_state", "coin_write_step",
+           "coin_env_reset", "coin_env_advance", "coin_env_rollout")
 
 # ---------------------------------------------------------------- kernel wrappers per target
 
