@@ -58,8 +58,7 @@ def run_exact_figure(fig: str, out: Path | None, repeats: int | None, cf: str | 
         out = Path("results") / f"{fig}{'_quick' if quick else ''}.h5"
         out.parent.mkdir(exist_ok=True)
     path = check_output_path(out, force)
-    png = path.with_suffix(".png")
-    require(force or not png.exists(), f"{png} exists; pass --force to overwrite it")
+    png = check_output_path(path.with_suffix(".png"), force)
 
     methods = ex.EXPERIMENTS[fig]()
     if quick:

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from pola_nb.cli import app
-from pola_nb.errors import require
 
 
 @app.command()
@@ -30,11 +29,9 @@ def plot(file: Path = typer.Argument(..., help="A pola_nb results file (.h5)."),
          force: bool = typer.Option(False, "--force", help="Overwrite an existing PNG.")) -> None:
     """Draw the paper-style figure of a results file."""
     from pola_nb.report import reporter_for
-    from pola_nb.results import open_results
+    from pola_nb.results import check_output_path, open_results
 
-    png = out if out is not None else file.with_suffix(".png")
-    require(png.parent.is_dir(), f"output folder does not exist: {png.parent}")
-    require(force or not png.exists(), f"{png} exists; pass --force to overwrite it")
+    png = check_output_path(out if out is not None else file.with_suffix(".png"), force)
     with open_results(file) as f:
         reporter_for(f).plot(f, str(png))
     print(f"wrote {png}")

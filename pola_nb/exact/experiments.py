@@ -107,12 +107,10 @@ def b16_methods() -> list[Method]:
 
 def quick(methods: list[Method], max_epochs: int, prox_max_iters: int) -> list[Method]:
     """A reduced version for demos and tests: fewer epochs and a lower proximal iteration cap."""
-    out = []
-    for m in methods:
-        learners = {cf: ExactLearner(**{**asdict(lr), "prox_max_iters": min(lr.prox_max_iters, prox_max_iters)})
-                    for cf, lr in m.learners.items()}
-        out.append(Method(**{**m.__dict__, "epochs": min(m.epochs, max_epochs), "learners": learners}))
-    return out
+    return [replace(m, epochs=min(m.epochs, max_epochs),
+                    learners={cf: replace(lr, prox_max_iters=min(lr.prox_max_iters, prox_max_iters))
+                              for cf, lr in m.learners.items()})
+            for m in methods]
 
 
 @dataclass

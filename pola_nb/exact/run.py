@@ -75,7 +75,8 @@ def run_exact(
     """
     n = theta1.shape[0]
     cf = np.broadcast_to(np.asarray(game.cf, float), (n,))
-    pair_game = IPDExact(cf=np.concatenate([cf, cf]), gamma=game.gamma)
+    run_game = IPDExact(cf=cf, gamma=game.gamma)  # one row per run
+    pair_game = IPDExact(cf=np.concatenate([cf, cf]), gamma=game.gamma)  # one row per agent of each run
     stacked_learner = learner.rows(n).tile(2)  # row i and row n + i are the two agents of run i
     is2 = np.repeat([False, True], n)
     theta = np.concatenate([theta1, theta2])
@@ -83,7 +84,7 @@ def run_exact(
     def measure():
         q = probs(family, theta)
         q1, q2 = q[:n], q[n:]
-        v1, v2 = exact_values(IPDExact(cf=cf, gamma=game.gamma), q1, q2)
+        v1, v2 = exact_values(run_game, q1, q2)
         return np.stack([q1, q2], 1), np.stack([v1, v2], 1)
 
     q, v = measure()
@@ -106,9 +107,6 @@ def run_exact(
         if on_epoch is not None:
             on_epoch(epoch + 1)
     P, V = np.array(all_q), np.array(all_v)
-    tft = tft_like(P[..., 0, :], P[..., 1, :], V[..., 0], V[..., 1], game_max(cf, game.gamma))
+    tft = tft_like(P[..., 0, :], P[..., 1, :], V[..., 0], V[..., 1], run_game.max_value)
     return ExactHistory(probs=P, values=V, tft=tft, iterations=iterations, om_iterations=om_iterations)
 
-
-def game_max(cf, gamma: float) -> np.ndarray:
-    return (np.asarray(cf, float) - 1) / (1 - gamma)
