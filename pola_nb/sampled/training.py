@@ -113,7 +113,7 @@ PAPER: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 #: Small settings that show the qualitative result on 2 CPU cores in about 15 minutes per seed
-#: (documented in docs/readme_sampled.md). Changes relative to ``paper`` are listed per entry.
+#: (the README's "Presets" table lists what each changes relative to ``paper``).
 QUICK: dict[tuple[str, str], dict[str, Any]] = {
     ("ipd", "lola-dice"): dict(updates=600, checkpoint_every=100, hidden=32, hp=dict(
         inner_steps=1, outer_steps=1, lr_in=0.05, lr_out=0.01, lr_v=0.0005, batch_size=256,
