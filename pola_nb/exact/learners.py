@@ -159,13 +159,15 @@ def update(
 
     active = np.ones(n, bool)
     iters = np.zeros(n, int)
+    old_l = logits(me.family, theta)
     for _ in range(learner.prox_max_iters):
         new = theta - lr * d_me(theta)
-        old_l, new_l = logits(me.family, theta), logits(me.family, new)
+        new_l = logits(me.family, new)
         converged = (kl_sum(old_l, new_l) < learner.prox_tol) & (kl_sum(new_l, old_l) < learner.prox_tol)
         iters += active
         step = active & ~converged
         theta = np.where(step[:, None], new, theta)
+        old_l = np.where(step[:, None], new_l, old_l)  # the logits of theta, carried to the next iteration
         active = step
         if not active.any():
             break
