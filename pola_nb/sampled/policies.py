@@ -30,7 +30,8 @@ from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
 from pola_nb.errors import require
-from pola_nb.sampled.fused import gru_gates, gru_gates_t, mm_nn, stack
+from pola_nb.sampled.fused import gru_gates, mm_nn
+from pola_nb.sampled.scan import gru_scan
 
 Params = dict[str, Any]
 F32 = np.float32
@@ -75,8 +76,14 @@ def mm(x, w):
     return mm_nn(x, w)
 
 
+@primitive
 def relu(x):
-    return anp.maximum(x, 0.0)
+    """``max(x, 0)``; its VJP multiplies by the constant mask ``x > 0`` (cheaper than autograd's
+    ``maximum``, which splits ties, and differentiable again in the cotangent)."""
+    return np.maximum(x, 0.0)
+
+
+defvjp(relu, lambda ans, x: lambda g: g * (getval(ans) > 0))
 
 
 def log_softmax(x):
@@ -176,15 +183,10 @@ class GRUNet(Net):
         return mm(h, params["head_w"]) + params["head_b"], h
 
     def hidden_states(self, params: Params, obs):
-        """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fused fast path)."""
+        """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fast path: the
+        input side of all steps is one matrix product, the recurrence one primitive, :mod:`.scan`)."""
         wi, bi, wh = self._gate_weights(params)
-        ai = mm(self._embed(params, obs), wi) + bi  # input side of all steps, one matmul
-        h = self.start(obs.shape[1])
-        hs = []
-        for t in range(obs.shape[0]):
-            h = gru_gates_t(ai, t, mm(h, wh), h, params["hn_b"])
-            hs.append(h)
-        return stack(*hs)
+        return gru_scan(mm(self._embed(params, obs), wi) + bi, wh, params["hn_b"])
 
     def reference_hidden_states(self, params: Params, obs):
         """The slow, obviously-correct twin of :meth:`hidden_states`: spec 2.3 one operation at a time."""

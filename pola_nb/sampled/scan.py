@@ -1,0 +1,160 @@
+"""The whole GRU recurrence as one autograd primitive, with hand-written first and second derivatives.
+
+``gru_scan(ai, wh, bn) -> hs`` runs the cell of spec 2.3 over all ``T`` steps from a zero carry:
+
+    gh_t = h_{t-1} @ wh                      wh = [W_hr | W_hz | W_hn]  (H, 3H)
+    h_t  = gates(ai_t, gh_t, h_{t-1}, bn)    ai (T, B, 3H): input side incl. biases; bn = b_hn (H,)
+
+Under the second-order updates the graph then has one node per net evaluation instead of a few per
+time step, and the per-step weight gradients become one large matrix product each. The three
+levels are:
+
+- :func:`gru_scan` (forward, plain numpy);
+- :func:`gru_scan_vjp` = its VJP: a reverse-time sweep with the carry cotangent
+  ``c_t = d_h(direct)_t + d_gh_t @ wh.T`` entering step ``t - 1``; it is itself a primitive because
+  the second-order updates differentiate it again;
+- its VJP (``_scan_second_order``): the adjoint of that reverse sweep is a forward-time sweep over
+  the per-step adjoint of the cell's VJP (:func:`pola_nb.sampled.fused._second_order`). The recurrence
+  only carries ``B x H`` numbers; every weight cotangent and every cotangent that does not feed the
+  recurrence is one matrix product over all steps after the loop.
+
+The second level is plain numpy, so derivatives exist up to second order (all that LOLA and POLA
+need: the outer gradient through differentiated inner gradient steps). The per-operation GRU
+(``GRUNet.reference_hidden_states``) is the slow twin the tests compare with.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+from autograd.extend import Box, defvjp_argnums, primitive
+
+from pola_nb.sampled import fused
+from pola_nb.sampled.fused import _forward, _gates_np, _second_order
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` over the last axis of ``a`` (leading axes flattened), counted in ``fused.FLOPS``."""
+    fused._count(2 * a.size * b.shape[-1])
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+
+
+def _mm_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum over leading axes of a^T b``: ``(..., n), (..., m) -> (n, m)``, counted."""
+    fused._count(2 * a.size * b.shape[-1])
+    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+
+
+def _previous(hs: np.ndarray) -> np.ndarray:
+    """Carries entering each step: ``(0, h_0, ..., h_{T-2})``, shape ``(T, B, H)``."""
+    hp = np.empty_like(hs)
+    hp[0] = 0.0
+    hp[1:] = hs[:-1]
+    return hp
+
+
+@primitive
+def gru_scan(ai, wh, bn):
+    """Carries ``(T, B, H)`` after each step, from a zero carry (see the module docstring)."""
+    T, B, H = ai.shape[0], ai.shape[1], wh.shape[0]
+    hs = np.empty((T, B, H), np.result_type(ai, wh))
+    h = np.zeros((B, H), hs.dtype)
+    for t in range(T):
+        gh = _mm(h, wh) if t else np.zeros((B, 3 * H), hs.dtype)
+        h = hs[t] = _gates_np(ai[t], gh, h, bn)
+    return hs
+
+
+def _reverse_sweep(G, ai, wh, bn, hp, gh):
+    """The first-order sweep: ``(d_ai, d_gh, g)``, where ``g_t = G_t + c_{t+1}`` is the total cotangent
+    of ``h_t`` (kept for the second order). All ``(T, B, .)``."""
+    H = wh.shape[0]
+    d_ai, d_gh, gs = np.empty_like(ai), np.empty_like(gh), np.empty_like(G)
+    c = np.zeros_like(G[0])
+    for t in range(G.shape[0] - 1, -1, -1):
+        g = gs[t] = G[t] + c
+        r, z, m, n = _forward(ai[t], gh[t], bn)
+        dun = g * (1.0 - z) * (1.0 - n * n)
+        d_ai[t, :, :H] = dur = dun * m * r * (1.0 - r)
+        d_ai[t, :, H:2 * H] = duz = g * (hp[t] - n) * z * (1.0 - z)
+        d_ai[t, :, 2 * H:] = dun
+        d_gh[t, :, :H], d_gh[t, :, H:2 * H], d_gh[t, :, 2 * H:] = dur, duz, dun * r
+        if t:  # the cotangent of the zero start carry is not needed
+            c = g * z + _mm(d_gh[t], wh.T)
+    return d_ai, d_gh, gs
+
+
+#: The sweep's intermediates ``(gh, d_gh, g)`` by ``id`` of the ``d_ai`` they produced, kept while that
+#: array lives (the graph holds it until the second-order pass has used them); saves replaying the
+#: sweep in the second order.
+_SWEEPS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+@primitive
+def gru_scan_vjp(G, ai, wh, bn, hs):
+    """Cotangents ``(d_ai, d_wh, d_bn)`` of :func:`gru_scan` for the output cotangent ``G`` ``(T, B, H)``."""
+    hp = _previous(hs)
+    gh = _mm(hp, wh)
+    d_ai, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
+    _SWEEPS[id(d_ai)] = (gh, d_gh, gs)
+    weakref.finalize(d_ai, _SWEEPS.pop, id(d_ai), None)
+    H = wh.shape[0]
+    return d_ai, _mm_tn(hp, d_gh), d_gh[..., 2 * H:].sum(axis=(0, 1))
+
+
+def _scan_vjp_maker(argnums, ans, args, kwargs):
+    def vjp(G):
+        d = gru_scan_vjp(G, *args, ans)
+        return tuple(d[i] for i in argnums)
+
+    return vjp
+
+
+defvjp_argnums(gru_scan, _scan_vjp_maker)
+
+
+def _scan_second_order(argnums, ans, args, kwargs):
+    """VJP of :func:`gru_scan_vjp`: cotangents of ``(d_ai, d_wh, d_bn)`` -> of ``(G, ai, wh, bn, hs)``.
+
+    Takes every step's total carry cotangent ``g_t`` and ``d_gh_t`` from the first-order sweep (or
+    replays it), then runs its adjoint forward in time. With ``bc_t`` the cotangent of the carry cotangent ``c_t``
+    (``bc_0 = 0``): step ``t``'s cell adjoint gets ``(C_ai_t, hp_t C_wh + bc_t wh, bc_t, C_bn)`` for
+    its outputs ``(d_ai, d_gh, d_h, d_bn)``, and its cotangent for ``g_t`` is ``bc_{t+1}``.
+    """
+    G, ai, wh, bn, hs = args
+    if any(isinstance(a, Box) for a in args):
+        raise NotImplementedError("gru_scan is differentiable up to second order only")
+
+    def vjp(cots):
+        C_ai, C_wh, C_bn = cots
+        hp = _previous(hs)
+        memo = _SWEEPS.get(id(ans[0]))
+        if memo is not None:
+            gh, d_gh, gs = memo
+        else:
+            gh = _mm(hp, wh)
+            _, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
+        base = _mm(hp, C_wh)  # the d_wh output's share of each step's d_gh cotangent
+        b_G, b_ai, b_gh = np.empty_like(G), np.empty_like(ai), np.empty_like(gh)
+        b_hp, b_c = np.empty_like(hs), np.empty_like(hs)
+        b_bn = np.zeros_like(bn)
+        bc = np.zeros_like(G[0])
+        for t in range(G.shape[0]):
+            b_c[t] = bc
+            c_gh = base[t] + _mm(bc, wh) if t else base[t]
+            cell = _second_order(None, None, (gs[t], ai[t], gh[t], hp[t], bn), {})
+            b_G[t], b_ai[t], b_gh[t], b_hp[t], b_bn_t = cell((C_ai[t], c_gh, bc, C_bn), all_args=True)
+            b_bn += b_bn_t
+            bc = b_G[t]
+        b_wh = _mm_tn(hp, b_gh) + _mm_tn(b_c, d_gh)
+        b_hp += _mm(b_gh, wh.T) + _mm(d_gh, C_wh.T)
+        b_hs = np.zeros_like(hs)
+        b_hs[:-1] = b_hp[1:]
+        out = (b_G, b_ai, b_wh, b_bn, b_hs)
+        return tuple(out[i] for i in argnums)
+
+    return vjp
+
+
+defvjp_argnums(gru_scan_vjp, _scan_second_order)

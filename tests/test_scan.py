@@ -1,0 +1,90 @@
+"""The whole-sequence GRU primitive against a step-by-step recurrence and finite differences."""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+from autograd.test_util import check_grads
+
+from pola_nb.sampled.scan import gru_scan
+
+
+def _sig(x):
+    return 1.0 / (1.0 + anp.exp(-x))
+
+
+def _loop(ai, wh, bn):
+    """The recurrence of spec 2.3 one operation at a time (autograd differentiates it to any order)."""
+    H = wh.shape[0]
+    h = anp.zeros((ai.shape[1], H))
+    hs = []
+    for t in range(ai.shape[0]):
+        gh = anp.dot(h, wh)
+        r = _sig(ai[t, :, :H] + gh[:, :H])
+        z = _sig(ai[t, :, H:2 * H] + gh[:, H:2 * H])
+        n = anp.tanh(ai[t, :, 2 * H:] + r * (gh[:, 2 * H:] + bn))
+        h = (1 - z) * n + z * h
+        hs.append(h)
+    return anp.stack(hs)
+
+
+def _inputs(seed, T=5, B=3, H=4):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((T, B, 3 * H)), 0.6 * rng.standard_normal((H, 3 * H)), rng.standard_normal(H),
+            rng.standard_normal((T, B, H)))
+
+
+def test_values_equal_the_loop():
+    ai, wh, bn, _ = _inputs(0)
+    np.testing.assert_allclose(gru_scan(ai, wh, bn), _loop(ai, wh, bn), rtol=1e-12, atol=1e-14)
+
+
+def test_first_and_second_derivatives_against_finite_differences():
+    ai, wh, bn, w = _inputs(1)
+    check_grads(lambda a, b, c: anp.sum(anp.tanh(gru_scan(a, b, c)) * w), modes=["rev"], order=2)(ai, wh, bn)
+
+
+def test_nested_derivative_equals_the_loop():
+    """A LOLA-like nested derivative: d/dx of f(x, wh - lr * d/dwh g(x, wh)) with ``ai`` depending on x."""
+    ai, wh, bn, w = _inputs(2)
+    x0 = np.random.default_rng(3).standard_normal(ai.shape[-1])
+
+    def make(scan):
+        def inner(x, v):
+            return anp.sum(w * scan(ai * x, v, bn) ** 2)
+
+        def outer(x):
+            v1 = wh - 0.3 * grad(inner, 1)(x, wh)
+            return anp.sum(anp.sin(scan(ai + x, v1, bn)) * w)
+
+        return grad(outer)(x0)
+
+    np.testing.assert_allclose(make(gru_scan), make(_loop), rtol=1e-10, atol=1e-12)
+
+
+def test_float32_in_float32_out():
+    ai, wh, bn, w = (a.astype(np.float32) for a in _inputs(4))
+
+    def f(v):
+        return anp.sum(gru_scan(ai, v, bn) * w)
+
+    def g(v):
+        return f(v - 0.1 * grad(f)(v))
+
+    assert gru_scan(ai, wh, bn).dtype == np.float32
+    assert grad(g)(wh).dtype == np.float32
+
+
+def test_third_order_is_refused_with_a_clear_error():
+    ai, wh, bn, w = _inputs(5)
+
+    def f(v):
+        return anp.sum(gru_scan(ai, v, bn) * w)
+
+    def second(v):
+        return anp.sum(grad(lambda u: anp.sum(grad(f)(u) ** 2))(v) ** 2)
+
+    with pytest.raises(NotImplementedError, match="second order"):
+        grad(second)(wh)
