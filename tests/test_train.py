@@ -70,6 +70,30 @@ def test_interrupted_run_resumes_exactly(tmp_path, algo):
             np.testing.assert_array_equal(flat(sa.models), flat(sb.models))
 
 
+def test_extending_a_finished_run_equals_running_longer(tmp_path):
+    from pola_nb.cli import main
+    from pola_nb.sampled.tree import flat
+
+    cfg = preset_config("ipd", "pola-dice", "quick", **dict(TINY, updates=2))
+    long = train(tmp_path / "long.h5", preset_config("ipd", "pola-dice", "quick", **TINY))
+    train(tmp_path / "ext.h5", cfg)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "ipd", "--algo", "pola-dice", "--out", str(tmp_path / "ext.h5"), "--resume", "--updates", "3",
+              "--quiet"])
+    assert e.value.code == 0
+    a, b = _metrics(long), _metrics(tmp_path / "ext.h5")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    for sa, sb in zip(_state(long), _state(tmp_path / "ext.h5"), strict=True):
+        np.testing.assert_array_equal(flat(sa.agents), flat(sb.agents))
+    assert load_checkpoint(tmp_path / "ext.h5")[0].updates == 3
+    for bad in (["--updates", "2"], ["--lr-in", "0.1"]):  # shrinking, or changing the configuration
+        with pytest.raises(SystemExit) as e:
+            main(["train", "ipd", "--algo", "pola-dice", "--out", str(tmp_path / "ext.h5"), "--resume", "--quiet",
+                  *bad])
+        assert e.value.code == 2, bad
+
+
 def test_train_cli(tmp_path):
     from pola_nb.cli import main
 

@@ -75,32 +75,39 @@ def train_command(
 ) -> None:
     """Train both agents with one algorithm; every seed is an independent run stored in OUT.
 
-    With --resume the configuration stored in OUT is used and the run continues where it stopped.
+    With --resume the configuration stored in OUT is used and the run continues where it stopped;
+    --updates N with --resume extends a run to N updates.
     """
-    from pola_nb.sampled.training import RunConfig, preset_config, train
+    from pola_nb.errors import require
+    from pola_nb.sampled.training import preset_config, stored_config, train
 
+    options = dict(
+        inner_steps=inner_steps, outer_steps=outer_steps, lr_in=lr_in, lr_out=lr_out, lr_v=lr_v,
+        batch_size=batch_size, inner_beta=inner_beta, outer_beta=outer_beta, gamma=gamma, gae_lambda=gae_lambda,
+        baseline=baseline, kl=kl, om_batches=om_batches, om_steps=om_steps, steps=steps, cf=cf, grid=grid,
+        policy=policy, hidden=hidden, layers_before_gru=layers_before_gru, eval_batch=eval_batch,
+        checkpoint_every=checkpoint_every, backend=backend)
     if resume:
-        import h5py
+        given = [name.replace("_", "-") for name, v in options.items() if v is not None]
+        require(not given, f"--resume continues with the configuration stored in {out}; drop --{', --'.join(given)}"
+                " (only --updates may be given, to extend the run)")
+        cfg = stored_config(out)
+        require((game, algo) == (cfg.game, cfg.hp.algo),
+                f"{out} is a {cfg.game} {cfg.hp.algo} run, not {game} {algo}")
+        if updates is not None:
+            from dataclasses import replace
 
-        from pola_nb.errors import require
-
-        require(out.is_file(), f"nothing to resume: no such file {out}")
-        with h5py.File(out, "r") as f:
-            cfg = RunConfig.from_json(f.attrs["config"])
+            require(updates >= cfg.updates, f"--updates can only extend the run ({out} has {cfg.updates})")
+            cfg = replace(cfg, updates=updates)
     else:
-        cfg = preset_config(
-            game, algo, preset, seeds=parse_seeds(seeds), updates=updates, inner_steps=inner_steps,
-            outer_steps=outer_steps, lr_in=lr_in, lr_out=lr_out, lr_v=lr_v, batch_size=batch_size,
-            inner_beta=inner_beta, outer_beta=outer_beta, gamma=gamma, gae_lambda=gae_lambda, baseline=baseline,
-            kl=kl, om_batches=om_batches, om_steps=om_steps, steps=steps, cf=cf, grid=grid, policy=policy,
-            hidden=hidden, layers_before_gru=layers_before_gru, eval_batch=eval_batch,
-            checkpoint_every=checkpoint_every, backend=backend)
+        cfg = preset_config(game, algo, preset, seeds=parse_seeds(seeds), updates=updates, **options)
         from pola_nb.backends import check_backend
 
         check_backend(cfg.backend)
     total = cfg.updates * len(cfg.seeds)
     if quiet:
-        train(out, None if resume else cfg, resume=resume, force=force, workers=workers)
+        train(out, None if resume else cfg, resume=resume, force=force, workers=workers,
+              updates=cfg.updates if resume else None)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -113,5 +120,6 @@ def train_command(
             bar.update(task, completed=done,
                        description=f"update {u} seed {cfg.seeds[k]}: {_fmt(m)}")
 
-        train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers)
+        train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers,
+              updates=cfg.updates if resume else None)
     print(f"wrote {out}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -295,13 +295,16 @@ def init_seed(cfg: RunConfig, arch: Architecture, seed: int) -> SeedState:
 
 
 def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = False, force: bool = False,
-          progress: Progress | None = None, workers: int = 1) -> Path:
+          progress: Progress | None = None, workers: int = 1, updates: int | None = None) -> Path:
     """Train (or, with ``resume``, continue) the run stored at ``path``; returns the path.
 
     ``progress(update, seed_index, metrics)`` is called after every evaluation. ``workers = 2`` runs
     the two agents' halves of every update in two single-threaded worker processes (same results).
+    ``updates`` (with ``resume`` only) extends a run to that many updates; the continuation is the
+    same as if the run had been started with that number.
     """
     require(workers in (1, 2), "workers must be 1 or 2")
+    require(updates is None or resume, "updates= is for extending a resumed run; put it in the configuration")
     if workers == 2:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
@@ -309,20 +312,30 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
         from pola_nb.sampled.threads import worker_init as init
 
         with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=init) as pool:
-            return _train(path, cfg, resume, force, progress, pool)
-    return _train(path, cfg, resume, force, progress, None)
+            return _train(path, cfg, resume, force, progress, pool, updates)
+    return _train(path, cfg, resume, force, progress, None, updates)
 
 
-def _train(path, cfg, resume, force, progress, pool) -> Path:
+def stored_config(path: Path) -> RunConfig:
+    """The configuration of the run file ``path`` (checked to be a training run file)."""
+    require(path.is_file(), f"nothing to resume: no such file {path}")
+    with h5py.File(path, "r") as f:
+        require(f.attrs.get("kind") == KIND, f"{path} is not a training run file")
+        return RunConfig.from_json(f.attrs["config"])
+
+
+def _train(path, cfg, resume, force, progress, pool, updates=None) -> Path:
     from pola_nb.sampled.threads import single_threaded
 
     single_threaded()
     path = Path(path)
     if resume:
-        require(path.is_file(), f"nothing to resume: no such file {path}")
-        with h5py.File(path, "r") as f:
-            require(f.attrs.get("kind") == KIND, f"{path} is not a training run file")
-            cfg = RunConfig.from_json(f.attrs["config"])
+        cfg = stored_config(path)
+        if updates is not None and updates != cfg.updates:
+            require(updates > cfg.updates, f"--updates can only extend the run ({path} has {cfg.updates})")
+            cfg = replace(cfg, updates=updates)
+            with h5py.File(path, "a") as f:
+                f.attrs["config"] = cfg.to_json()
     else:
         require(cfg is not None, "a configuration is needed")
         check_output_path(path, force)
