@@ -54,15 +54,29 @@ def _previous(hs: np.ndarray) -> np.ndarray:
     return hp
 
 
+#: Each forward's recurrent pre-activations ``gh`` ``(T, B, 3H)`` by ``id`` of the carries ``hs`` it
+#: returned, kept while ``hs`` lives, so the VJP does not recompute them.
+_GH: dict[int, np.ndarray] = {}
+
+
+def _remember(memo: dict, key_array: np.ndarray, value) -> None:
+    memo[id(key_array)] = value
+    weakref.finalize(key_array, memo.pop, id(key_array), None)
+
+
 @primitive
 def gru_scan(ai, wh, bn):
     """Carries ``(T, B, H)`` after each step, from a zero carry (see the module docstring)."""
     T, B, H = ai.shape[0], ai.shape[1], wh.shape[0]
-    hs = np.empty((T, B, H), np.result_type(ai, wh))
-    h = np.zeros((B, H), hs.dtype)
+    dtype = np.result_type(ai, wh)
+    hs, gh = np.empty((T, B, H), dtype), np.empty((T, B, 3 * H), dtype)
+    h = np.zeros((B, H), dtype)
+    gh[0] = 0.0
     for t in range(T):
-        gh = _mm(h, wh) if t else np.zeros((B, 3 * H), hs.dtype)
-        h = hs[t] = _gates_np(ai[t], gh, h, bn)
+        if t:
+            gh[t] = _mm(h, wh)
+        h = hs[t] = _gates_np(ai[t], gh[t], h, bn)
+    _remember(_GH, hs, gh)
     return hs
 
 
@@ -95,10 +109,11 @@ _SWEEPS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 def gru_scan_vjp(G, ai, wh, bn, hs):
     """Cotangents ``(d_ai, d_wh, d_bn)`` of :func:`gru_scan` for the output cotangent ``G`` ``(T, B, H)``."""
     hp = _previous(hs)
-    gh = _mm(hp, wh)
+    gh = _GH.get(id(hs))
+    if gh is None:
+        gh = _mm(hp, wh)
     d_ai, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
-    _SWEEPS[id(d_ai)] = (gh, d_gh, gs)
-    weakref.finalize(d_ai, _SWEEPS.pop, id(d_ai), None)
+    _remember(_SWEEPS, d_ai, (gh, d_gh, gs))
     H = wh.shape[0]
     return d_ai, _mm_tn(hp, d_gh), d_gh[..., 2 * H:].sum(axis=(0, 1))
 
@@ -136,6 +151,7 @@ def _scan_second_order(argnums, ans, args, kwargs):
             gh = _mm(hp, wh)
             _, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
         base = _mm(hp, C_wh)  # the d_wh output's share of each step's d_gh cotangent
+        need_wh, need_hs = 2 in argnums, 4 in argnums
         b_G, b_ai, b_gh = np.empty_like(G), np.empty_like(ai), np.empty_like(gh)
         b_hp, b_c = np.empty_like(hs), np.empty_like(hs)
         b_bn = np.zeros_like(bn)
@@ -147,11 +163,13 @@ def _scan_second_order(argnums, ans, args, kwargs):
             b_G[t], b_ai[t], b_gh[t], b_hp[t], b_bn_t = cell((C_ai[t], c_gh, bc, C_bn), all_args=True)
             b_bn += b_bn_t
             bc = b_G[t]
-        b_wh = _mm_tn(hp, b_gh) + _mm_tn(b_c, d_gh)
-        b_hp += _mm(b_gh, wh.T) + _mm(d_gh, C_wh.T)
-        b_hs = np.zeros_like(hs)
-        b_hs[:-1] = b_hp[1:]
-        out = (b_G, b_ai, b_wh, b_bn, b_hs)
+        out = {0: b_G, 1: b_ai, 3: b_bn}
+        if need_wh:  # only the cotangents asked for: the matrix products below are a third of the work
+            out[2] = _mm_tn(hp, b_gh) + _mm_tn(b_c, d_gh)
+        if need_hs:
+            b_hp += _mm(b_gh, wh.T) + _mm(d_gh, C_wh.T)
+            b_hs = out[4] = np.zeros_like(hs)
+            b_hs[:-1] = b_hp[1:]
         return tuple(out[i] for i in argnums)
 
     return vjp
