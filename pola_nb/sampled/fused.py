@@ -4,7 +4,7 @@
   (:func:`gru_gates_vjp`, plain numpy, one pass) is a primitive too, whose own VJP is written out by
   hand with ``autograd.numpy`` operations (``_second_order``), so derivatives of every order exist.
   The sampler steps with it; the scorer's whole-sequence primitive (:mod:`pola_nb.sampled.scan`)
-  reuses ``_forward``, ``_gates_np`` and ``_second_order`` for each step of its sweeps.
+  reuses ``_gates_np``, ``_gates_vjp_parts`` and ``_second_order`` for each step of its sweeps.
 - ``mm_nn``/``mm_nt``/``mm_tn``: matrix products that are each other's VJPs (BLAS calls on views at
   every order, no ``tensordot`` copies). ``FLOPS`` counts them for the benchmarks.
 
@@ -74,16 +74,22 @@ def gru_gates_vjp(g, ai, gh, h, bn):
     return _gates_vjp_np(g, ai, gh, h, bn)
 
 
-def _gates_vjp_np(g, ai, gh, h, bn):
+def _gates_vjp_parts(g, ai, gh, h, bn):
+    """The cell's VJP in pieces: cotangents of the r, z, n pre-activations, of ``m = gh_n + b_hn``
+    and of the carry ``h`` (direct path), each ``(B, H)``."""
     r, z, m, n = _forward(ai, gh, bn)
     dn = g * (1.0 - z)
     dun = dn * (1.0 - n * n)
     dur = dun * m * r * (1.0 - r)
     duz = g * (h - n) * z * (1.0 - z)
-    dm = dun * r
+    return dur, duz, dun, dun * r, g * z
+
+
+def _gates_vjp_np(g, ai, gh, h, bn):
+    dur, duz, dun, dm, dh = _gates_vjp_parts(g, ai, gh, h, bn)
     d_ai = np.concatenate([dur, duz, dun], axis=-1)
     d_gh = np.concatenate([dur, duz, dm], axis=-1)
-    return d_ai, d_gh, g * z, _unbroadcast_np(dm, bn.shape)
+    return d_ai, d_gh, dh, _unbroadcast_np(dm, bn.shape)
 
 
 def _gates_vjp_maker(argnums, ans, args, kwargs):

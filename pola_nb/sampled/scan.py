@@ -30,20 +30,7 @@ import weakref
 import numpy as np
 from autograd.extend import Box, defvjp_argnums, primitive
 
-from pola_nb.sampled import fused
-from pola_nb.sampled.fused import _forward, _gates_np, _second_order
-
-
-def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` over the last axis of ``a`` (leading axes flattened), counted in ``fused.FLOPS``."""
-    fused._count(2 * a.size * b.shape[-1])
-    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
-
-
-def _mm_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``sum over leading axes of a^T b``: ``(..., n), (..., m) -> (n, m)``, counted."""
-    fused._count(2 * a.size * b.shape[-1])
-    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+from pola_nb.sampled.fused import _gates_np, _gates_vjp_parts, _second_order, mm_nn, mm_nt, mm_tn
 
 
 def _previous(hs: np.ndarray) -> np.ndarray:
@@ -74,7 +61,7 @@ def gru_scan(ai, wh, bn):
     gh[0] = 0.0
     for t in range(T):
         if t:
-            gh[t] = _mm(h, wh)
+            gh[t] = mm_nn(h, wh)
         h = hs[t] = _gates_np(ai[t], gh[t], h, bn)
     _remember(_GH, hs, gh)
     return hs
@@ -88,21 +75,18 @@ def _reverse_sweep(G, ai, wh, bn, hp, gh):
     c = np.zeros_like(G[0])
     for t in range(G.shape[0] - 1, -1, -1):
         g = gs[t] = G[t] + c
-        r, z, m, n = _forward(ai[t], gh[t], bn)
-        dun = g * (1.0 - z) * (1.0 - n * n)
-        d_ai[t, :, :H] = dur = dun * m * r * (1.0 - r)
-        d_ai[t, :, H:2 * H] = duz = g * (hp[t] - n) * z * (1.0 - z)
-        d_ai[t, :, 2 * H:] = dun
-        d_gh[t, :, :H], d_gh[t, :, H:2 * H], d_gh[t, :, 2 * H:] = dur, duz, dun * r
+        dur, duz, dun, dm, dh = _gates_vjp_parts(g, ai[t], gh[t], hp[t], bn)
+        d_ai[t, :, :H], d_ai[t, :, H:2 * H], d_ai[t, :, 2 * H:] = dur, duz, dun
+        d_gh[t, :, :H], d_gh[t, :, H:2 * H], d_gh[t, :, 2 * H:] = dur, duz, dm
         if t:  # the cotangent of the zero start carry is not needed
-            c = g * z + _mm(d_gh[t], wh.T)
+            c = dh + mm_nt(d_gh[t], wh)
     return d_ai, d_gh, gs
 
 
-#: The sweep's intermediates ``(gh, d_gh, g)`` by ``id`` of the ``d_ai`` they produced, kept while that
+#: The sweep's inputs and intermediates ``(hp, gh, d_gh, g)`` by ``id`` of the ``d_ai`` they produced, kept while that
 #: array lives (the graph holds it until the second-order pass has used them); saves replaying the
 #: sweep in the second order.
-_SWEEPS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_SWEEPS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 @primitive
@@ -111,11 +95,11 @@ def gru_scan_vjp(G, ai, wh, bn, hs):
     hp = _previous(hs)
     gh = _GH.get(id(hs))
     if gh is None:
-        gh = _mm(hp, wh)
+        gh = mm_nn(hp, wh)
     d_ai, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
-    _remember(_SWEEPS, d_ai, (gh, d_gh, gs))
+    _remember(_SWEEPS, d_ai, (hp, gh, d_gh, gs))
     H = wh.shape[0]
-    return d_ai, _mm_tn(hp, d_gh), d_gh[..., 2 * H:].sum(axis=(0, 1))
+    return d_ai, mm_tn(hp, d_gh), d_gh[..., 2 * H:].sum(axis=(0, 1))
 
 
 def _scan_vjp_maker(argnums, ans, args, kwargs):
@@ -143,14 +127,14 @@ def _scan_second_order(argnums, ans, args, kwargs):
 
     def vjp(cots):
         C_ai, C_wh, C_bn = cots
-        hp = _previous(hs)
         memo = _SWEEPS.get(id(ans[0]))
         if memo is not None:
-            gh, d_gh, gs = memo
+            hp, gh, d_gh, gs = memo
         else:
-            gh = _mm(hp, wh)
+            hp = _previous(hs)
+            gh = mm_nn(hp, wh)
             _, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
-        base = _mm(hp, C_wh)  # the d_wh output's share of each step's d_gh cotangent
+        base = mm_nn(hp, C_wh)  # the d_wh output's share of each step's d_gh cotangent
         need_wh, need_hs = 2 in argnums, 4 in argnums
         b_G, b_ai, b_gh = np.empty_like(G), np.empty_like(ai), np.empty_like(gh)
         b_hp, b_c = np.empty_like(hs), np.empty_like(hs)
@@ -158,16 +142,16 @@ def _scan_second_order(argnums, ans, args, kwargs):
         bc = np.zeros_like(G[0])
         for t in range(G.shape[0]):
             b_c[t] = bc
-            c_gh = base[t] + _mm(bc, wh) if t else base[t]
+            c_gh = base[t] + mm_nn(bc, wh) if t else base[t]
             cell = _second_order(None, None, (gs[t], ai[t], gh[t], hp[t], bn), {})
             b_G[t], b_ai[t], b_gh[t], b_hp[t], b_bn_t = cell((C_ai[t], c_gh, bc, C_bn), all_args=True)
             b_bn += b_bn_t
             bc = b_G[t]
         out = {0: b_G, 1: b_ai, 3: b_bn}
         if need_wh:  # only the cotangents asked for: the matrix products below are a third of the work
-            out[2] = _mm_tn(hp, b_gh) + _mm_tn(b_c, d_gh)
+            out[2] = mm_tn(hp, b_gh) + mm_tn(b_c, d_gh)
         if need_hs:
-            b_hp += _mm(b_gh, wh.T) + _mm(d_gh, C_wh.T)
+            b_hp += mm_nt(b_gh, wh) + mm_nt(d_gh, C_wh)
             b_hs = out[4] = np.zeros_like(hs)
             b_hs[:-1] = b_hp[1:]
         return tuple(out[i] for i in argnums)
