@@ -79,7 +79,7 @@ def train_command(
     --updates N with --resume extends a run to N updates.
     """
     from pola_nb.errors import require
-    from pola_nb.sampled.training import preset_config, stored_config, train
+    from pola_nb.sampled.training import extended, preset_config, stored_config, train
 
     options = dict(
         inner_steps=inner_steps, outer_steps=outer_steps, lr_in=lr_in, lr_out=lr_out, lr_v=lr_v,
@@ -94,11 +94,7 @@ def train_command(
         cfg = stored_config(out)
         require((game, algo) == (cfg.game, cfg.hp.algo),
                 f"{out} is a {cfg.game} {cfg.hp.algo} run, not {game} {algo}")
-        if updates is not None:
-            from dataclasses import replace
-
-            require(updates >= cfg.updates, f"--updates can only extend the run ({out} has {cfg.updates})")
-            cfg = replace(cfg, updates=updates)
+        cfg = extended(cfg, updates, out)
     else:
         cfg = preset_config(game, algo, preset, seeds=parse_seeds(seeds), updates=updates, **options)
         from pola_nb.backends import check_backend

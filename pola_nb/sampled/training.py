@@ -324,16 +324,23 @@ def stored_config(path: Path) -> RunConfig:
         return RunConfig.from_json(f.attrs["config"])
 
 
+def extended(cfg: RunConfig, updates: int | None, path: Path) -> RunConfig:
+    """``cfg`` of the run file ``path`` extended to ``updates`` (None: unchanged); never shortened."""
+    if updates is None or updates == cfg.updates:
+        return cfg
+    require(updates > cfg.updates, f"--updates can only extend the run ({path} has {cfg.updates})")
+    return replace(cfg, updates=updates)
+
+
 def _train(path, cfg, resume, force, progress, pool, updates=None) -> Path:
     from pola_nb.sampled.threads import single_threaded
 
     single_threaded()
     path = Path(path)
     if resume:
-        cfg = stored_config(path)
-        if updates is not None and updates != cfg.updates:
-            require(updates > cfg.updates, f"--updates can only extend the run ({path} has {cfg.updates})")
-            cfg = replace(cfg, updates=updates)
+        stored = stored_config(path)
+        cfg = extended(stored, updates, path)
+        if cfg != stored:
             with h5py.File(path, "a") as f:
                 f.attrs["config"] = cfg.to_json()
     else:
