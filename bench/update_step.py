@@ -45,7 +45,7 @@ REFERENCE_JAX_2CORE = {"pola_ipd_s_per_outer_step": 6.7, "pola_coin_s_per_outer_
 def sgemm_peak(threads: int) -> float:
     import numpy as np
 
-    from pola_nb.sampled.threads import limit_blas_threads
+    from pola_nb.sampled.process import limit_blas_threads
 
     limit_blas_threads(threads)
     n = 2048
@@ -67,10 +67,10 @@ def run_one(name: str, repeats: int) -> dict:
 
     from pola_nb.sampled import fused, tree
     from pola_nb.sampled.learners import game_rollout, outer_loss, update_pair
-    from pola_nb.sampled.threads import single_threaded
+    from pola_nb.sampled.process import training_process
     from pola_nb.sampled.training import preset_config
 
-    single_threaded()
+    training_process()
     c = dict(CONFIGS[name])
     cfg = preset_config(c.pop("game"), c.pop("algo"), "paper", **c)
     game, arch, hp = cfg.make_game(), cfg.architecture(), cfg.hp
@@ -83,7 +83,7 @@ def run_one(name: str, repeats: int) -> dict:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        from pola_nb.sampled.threads import worker_init
+        from pola_nb.sampled.process import worker_init
 
         pool = ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=worker_init)
         hp = replace(hp, outer_steps=1)  # one outer step of BOTH agents per call

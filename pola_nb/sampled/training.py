@@ -309,7 +309,7 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        from pola_nb.sampled.threads import worker_init as init
+        from pola_nb.sampled.process import worker_init as init
 
         with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=init) as pool:
             return _train(path, cfg, resume, force, progress, pool, updates)
@@ -333,9 +333,9 @@ def extended(cfg: RunConfig, updates: int | None, path: Path) -> RunConfig:
 
 
 def _train(path, cfg, resume, force, progress, pool, updates=None) -> Path:
-    from pola_nb.sampled.threads import single_threaded
+    from pola_nb.sampled.process import training_process
 
-    single_threaded()
+    training_process()
     path = Path(path)
     if resume:
         stored = stored_config(path)
