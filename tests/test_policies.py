@@ -181,3 +181,42 @@ def log_softmax_seq(net, par, obs, reference):
     from pola_nb.sampled.policies import log_softmax
 
     return log_softmax(net.sequence(par, obs, reference=reference))
+
+
+def test_scoring_on_a_samplers_recording_equals_recomputing():
+    """A GRU sampler's recording stands in for the scorer's forward pass only for the parameter
+    arrays and observation rows it played, with the same values and first and second derivatives
+    as the slow per-operation twin."""
+    from pola_nb.sampled.games import IPDHistory
+    from pola_nb.sampled.rollout import rollout
+
+    rng = np.random.default_rng(8)
+    net = GRUNet(6, 2, hidden=5)
+    p, q = ({k: (v + 0.3 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in net.init(rng).items()}
+            for _ in range(2))
+    players = [PolicySampler(net, p, record=True), PolicySampler(net, q, record=True)]
+    traj = rollout(IPDHistory(steps=6), players[0], players[1], 7, seed=1)
+    rec = players[0].recording()
+    obs = traj.obs[:-1]
+    assert rec is not None and rec.matches(p, obs)
+    assert not rec.matches({k: v.copy() for k, v in p.items()}, obs)  # equal numbers, other arrays
+    assert not rec.matches(p, traj.obs[1:]) and not rec.matches(p, obs.copy())
+    assert PolicySampler(net, p).recording() is None  # not asked to record
+
+    acts, w = traj.actions[..., 0], rng.standard_normal(obs.shape[:2]).astype(np.float32)
+
+    def lp(par, known, reference=False):
+        from pola_nb.sampled.policies import log_softmax
+
+        return taken(log_softmax(net.sequence(par, obs, known, reference=reference)), acts)
+
+    def outer(par, known, reference=False):  # a derivative through an inner gradient step
+        gq = grad(lambda x: anp.sum(w * anp.cumsum(lp(x, None, reference) + lp(par, known, reference), axis=0) ** 2))(q)
+        q1 = {k: q[k] - 0.3 * gq[k] for k in q}
+        return anp.sum(anp.tanh(lp(q1, None, reference) * lp(par, known, reference)))
+
+    np.testing.assert_allclose(lp(p, rec), lp(p, None, reference=True), rtol=1e-5, atol=1e-6)
+    for f in (lambda a, known, reference=False: anp.sum(lp(a, known, reference) * w), outer):
+        fast, slow = grad(f)(p, rec), grad(f)(p, None, True)
+        for k in p:
+            np.testing.assert_allclose(fast[k], slow[k], rtol=1e-4, atol=1e-5, err_msg=k)

@@ -6,7 +6,8 @@
   The sampler steps with it; the scorer's whole-sequence primitive (:mod:`pola_nb.sampled.scan`)
   reuses ``_gates_np``, ``_gates_vjp_parts`` and ``_second_order`` for each step of its sweeps.
 - ``mm_nn``/``mm_nt``/``mm_tn``: matrix products that are each other's VJPs (BLAS calls on views at
-  every order, no ``tensordot`` copies). ``FLOPS`` counts them for the benchmarks.
+  every order, no ``tensordot`` copies). ``FLOPS`` counts them for the benchmarks. ``mm_known`` is
+  ``mm_nn`` with the product supplied by the caller.
 
 The tests compare values, first and second derivatives with the slow per-operation twin
 (``GRUNet.reference_hidden_states``), and ``check_grads(order=2)``.
@@ -201,3 +202,13 @@ def mm_tn(x, g):
 defvjp(mm_nn, lambda ans, x, w: lambda G: mm_nt(G, w), lambda ans, x, w: lambda G: mm_tn(x, G))
 defvjp(mm_nt, lambda ans, g, w: lambda G: mm_nn(G, w), lambda ans, g, w: lambda G: mm_tn(G, g))
 defvjp(mm_tn, lambda ans, x, g: lambda G: mm_nt(g, G), lambda ans, x, g: lambda G: mm_nn(x, G))
+
+
+@primitive
+def mm_known(x, w, value):
+    """``x @ w`` whose value the caller already has (``value``, e.g. from the sampler's pass): nothing
+    is computed; the derivatives are those of :func:`mm_nn`."""
+    return value
+
+
+defvjp(mm_known, lambda ans, x, w, value: lambda G: mm_nt(G, w), lambda ans, x, w, value: lambda G: mm_tn(x, G))

@@ -34,6 +34,7 @@ from pola_nb.sampled.dice import dice_objective, kl_mean, value_loss
 from pola_nb.sampled.policies import (
     Architecture,
     PolicySampler,
+    Recording,
     policy_log_probs,
     score_pair,
     taken,
@@ -88,13 +89,22 @@ def ordered(me: int, mine, other) -> list:
     return [mine, other] if me == 0 else [other, mine]
 
 
-def samplers(arch: Architecture, me: int, my_pol, other_pol) -> list[PolicySampler]:
-    return ordered(me, PolicySampler(arch.policy, my_pol), PolicySampler(arch.policy, other_pol))
+def samplers(arch: Architecture, me: int, my_pol, other_pol, record: bool = False) -> list[PolicySampler]:
+    return ordered(me, PolicySampler(arch.policy, my_pol, record), PolicySampler(arch.policy, other_pol, record))
 
 
-def reference_log_probs(arch: Architecture, pol, obs: np.ndarray) -> np.ndarray:
+def play(arch: Architecture, me: int, my_pol, other_pol, hp: Hyper, rollout: Rollout,
+         rng: np.random.Generator) -> tuple[Any, list[Recording | None]]:
+    """One fresh batch of ``hp.batch_size`` episodes, and the two samplers' recordings (game order)
+    so that scoring these policies on it does not redo their forward passes."""
+    players = samplers(arch, me, my_pol, other_pol, record=True)
+    traj = rollout(players, hp.batch_size, rng)
+    return traj, [p.recording() for p in players]
+
+
+def reference_log_probs(arch: Architecture, pol, obs: np.ndarray, known: Recording | None = None) -> np.ndarray:
     """Log-probability tables of a fixed (reference) policy: plain numbers, no gradient."""
-    return np.asarray(policy_log_probs(arch.policy, tree.stop(pol), obs))
+    return np.asarray(policy_log_probs(arch.policy, tree.stop(pol), obs, known))
 
 
 def observations(traj, k: int) -> np.ndarray:
@@ -121,22 +131,24 @@ def game_rollout(game, backend: str = "cpu") -> Rollout:
 
 
 def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: Hyper,
-               ref_pol=None, beta: float = 0.0):
+               ref_pol=None, beta: float = 0.0, recordings=(None, None)):
     """``-J_me + ValueLoss_me + beta * KL(ref, me)`` on one trajectory (spec 3.6-3.8); a scalar.
 
     ``agent`` = the self agent's policy and value parameters (differentiable); ``other_pol`` = the
     other agent's policy parameters (differentiable too: its log-probabilities enter the magic box).
-    The KL term is added only when ``beta > 0`` (spec 3.10 LE-1).
+    The KL term is added only when ``beta > 0`` (spec 3.10 LE-1). ``recordings``: the samplers'
+    forward passes (game order, see :func:`play`); they only save work, the value is the same.
     """
     obs, obs_other = observations(traj, me), observations(traj, 1 - me)
-    logp_tab, logp_other_tab, v = score_pair(arch, agent["pol"], other_pol, agent["val"], obs, obs_other)
+    known = (recordings[me], recordings[1 - me])
+    logp_tab, logp_other_tab, v = score_pair(arch, agent["pol"], other_pol, agent["val"], obs, obs_other, known)
     logp_me = taken(logp_tab, traj.actions[..., me])
     logp_other = taken(logp_other_tab, traj.actions[..., 1 - me])
     r = traj.rewards[..., me]
     loss = -dice_objective(logp_me, logp_other, r, v, hp.gamma, hp.gae_lambda, hp.baseline)
     loss = loss + value_loss(r, v, hp.gamma)
     if beta > 0:
-        ref = reference_log_probs(arch, ref_pol, obs[:-1])
+        ref = reference_log_probs(arch, ref_pol, obs[:-1], known[0])  # known: in the first inner step
         loss = loss + beta * kl_mean(ref, logp_tab, hp.kl)
     return loss
 
@@ -151,10 +163,10 @@ def lookahead(arch: Architecture, my_pol, opp0: Agent, me: int, hp: Hyper, rollo
     opp = opp0
     lr = {"pol": hp.lr_in, "val": hp.lr_v}
     for _ in range(hp.inner_steps):
-        traj = rollout(samplers(arch, me, my_pol, opp["pol"]), hp.batch_size, rng)
+        traj, rec = play(arch, me, my_pol, opp["pol"], hp, rollout, rng)
 
-        def inner_loss(o, traj=traj):
-            return agent_loss(arch, o, my_pol, traj, 1 - me, hp, opp0["pol"], hp.inner_beta)
+        def inner_loss(o, traj=traj, rec=rec):
+            return agent_loss(arch, o, my_pol, traj, 1 - me, hp, opp0["pol"], hp.inner_beta, rec)
 
         opp = tree.sgd_step(opp, grad(inner_loss)(opp), lr)
     return opp
@@ -171,8 +183,8 @@ def outer_loss(arch: Architecture, cur: Agent, ref_pol, opp0: Agent, me: int, hp
     opp = lookahead(arch, cur["pol"], opp0, me, hp, rollout, rng) if hp.inner_steps and hp.lr_in > 0 else opp0
     if not shape_opponent:
         opp = tree.stop(opp)
-    traj = rollout(samplers(arch, me, cur["pol"], opp["pol"]), hp.batch_size, rng)
-    return agent_loss(arch, cur, opp["pol"], traj, me, hp, ref_pol, hp.outer_beta)
+    traj, rec = play(arch, me, cur["pol"], opp["pol"], hp, rollout, rng)
+    return agent_loss(arch, cur, opp["pol"], traj, me, hp, ref_pol, hp.outer_beta, rec)
 
 
 def update(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, rollout: Rollout,

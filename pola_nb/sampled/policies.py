@@ -11,9 +11,11 @@ Every net has
   (plain numpy, no gradient) with exactly the same arithmetic as the scorer.
 
 :class:`PolicySampler` wraps a policy net and its parameters into the object the rollout driver
-plays with (``reset(batch)``, ``act(obs, last_reward, u)``). Log-probabilities and values are never
-recorded by the sampler; the scorer recomputes them along the recorded histories, which gives the
-same gradients as differentiating the rollout (sampled actions carry no gradient).
+plays with (``reset(batch)``, ``act(obs, last_reward, u)``). The scorer re-evaluates log-probabilities
+and values along the recorded histories, which gives the same gradients as differentiating the
+rollout (sampled actions carry no gradient). A GRU sampler can also keep its forward pass
+(:class:`Recording`); the scorer then builds its graph on those numbers instead of recomputing them,
+when it scores the very parameter arrays that played (checked by identity).
 
 Everything is float32: parameters are float32, observations must be float32, and autograd keeps the
 dtype (numpy 2 treats Python scalars as weak, so constants do not promote).
@@ -30,7 +32,7 @@ from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
 from pola_nb.errors import require
-from pola_nb.sampled.fused import gru_gates, mm_nn
+from pola_nb.sampled.fused import gru_gates, mm_known, mm_nn
 from pola_nb.sampled.scan import gru_scan
 
 Params = dict[str, Any]
@@ -111,8 +113,9 @@ class Net:
     def step(self, params: Params, carry: Any, x):
         raise NotImplementedError
 
-    def sequence(self, params: Params, obs):
-        """Outputs for every step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, n_out)``."""
+    def sequence(self, params: Params, obs, known: Recording | None = None):
+        """Outputs for every step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, n_out)``. ``known``: a
+        sampler's :class:`Recording` of this forward pass, used where the net can."""
         carry = self.start(obs.shape[1])
         outs = []
         for t in range(obs.shape[0]):
@@ -177,16 +180,25 @@ class GRUNet(Net):
         return np.zeros((batch, self.hidden), F32)
 
     def step(self, params: Params, carry, x):
-        wi, bi, wh = self._gate_weights(params)
-        ai = mm(self._embed(params, x), wi) + bi
-        h = gru_gates(ai, mm(carry, wh), carry, params["hn_b"])
-        return mm(h, params["head_w"]) + params["head_b"], h
+        out, h, _ = self.step_parts(params, carry, x)
+        return out, h
 
-    def hidden_states(self, params: Params, obs):
-        """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fast path: the
-        input side of all steps is one matrix product, the recurrence one primitive, :mod:`.scan`)."""
+    def step_parts(self, params: Params, carry, x):
+        """:meth:`step` that also returns its pieces ``(x @ W_i, h @ W_h)``, each ``(B, 3H)``."""
         wi, bi, wh = self._gate_weights(params)
-        return gru_scan(mm(self._embed(params, obs), wi) + bi, wh, params["hn_b"])
+        xw, gh = mm(self._embed(params, x), wi), mm(carry, wh)
+        h = gru_gates(xw + bi, gh, carry, params["hn_b"])
+        return mm(h, params["head_w"]) + params["head_b"], h, (xw, gh)
+
+    def hidden_states(self, params: Params, obs, known: Recording | None = None):
+        """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fast path: the
+        input side of all steps is one matrix product, the recurrence one primitive, :mod:`.scan`).
+        With a matching ``known`` recording neither is computed again."""
+        wi, bi, wh = self._gate_weights(params)
+        x = self._embed(params, obs)
+        if known is not None and known.matches(params, obs):
+            return gru_scan(mm_known(x, wi, known.xw) + bi, wh, params["hn_b"], known=(known.hs, known.gh))
+        return gru_scan(mm(x, wi) + bi, wh, params["hn_b"])
 
     def reference_hidden_states(self, params: Params, obs):
         """The slow, obviously-correct twin of :meth:`hidden_states`: spec 2.3 one operation at a time."""
@@ -202,8 +214,8 @@ class GRUNet(Net):
             hs.append(h)
         return anp.stack(hs)
 
-    def sequence(self, params: Params, obs, reference: bool = False):
-        hs = (self.reference_hidden_states if reference else self.hidden_states)(params, obs)
+    def sequence(self, params: Params, obs, known: Recording | None = None, reference: bool = False):
+        hs = self.reference_hidden_states(params, obs) if reference else self.hidden_states(params, obs, known)
         return mm(hs, params["head_w"]) + params["head_b"]
 
     def describe(self) -> dict[str, Any]:
@@ -241,7 +253,7 @@ class MemoryOneTable(Net):
     def step(self, params: Params, carry, x):
         return mm(ipd_state_onehot(x), params["table"]), None
 
-    def sequence(self, params: Params, obs):
+    def sequence(self, params: Params, obs, known: Recording | None = None):
         return mm(ipd_state_onehot(obs), params["table"])
 
     def describe(self) -> dict[str, Any]:
@@ -263,7 +275,7 @@ class FeedForwardNet(Net):
     def step(self, params: Params, carry, x):
         return self.sequence(params, x), None
 
-    def sequence(self, params: Params, obs):
+    def sequence(self, params: Params, obs, known: Recording | None = None):
         h = relu(mm(obs, params["dense0_w"]) + params["dense0_b"])
         return mm(h, params["head_w"]) + params["head_b"]
 
@@ -310,16 +322,18 @@ def make_architecture(kind: str, obs_dim: int, n_actions: int, hidden: int = 64,
 # scoring one trajectory
 
 
-def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Params, obs_me, obs_other):
+def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Params, obs_me, obs_other,
+               known: tuple[Recording | None, Recording | None] = (None, None)):
     """``(logp_me (T, B, A), logp_other (T, B, A), values_me (T+1, B))`` along one trajectory.
 
-    ``obs_me``/``obs_other``: ``(T+1, B, n)`` observations o_0..o_T of each agent. The three nets run
-    one by one: evaluating them in one batched pass was measured slower (the per-net slices and
-    transposes cost more than the saved graph nodes), and inside the inner steps it would make
-    autograd differentiate every net at every level.
+    ``obs_me``/``obs_other``: ``(T+1, B, n)`` observations o_0..o_T of each agent; ``known``: the
+    two samplers' recordings (self first), used where they match. The three nets run one by one:
+    evaluating them in one batched pass was measured slower (the per-net slices and transposes cost
+    more than the saved graph nodes), and inside the inner steps it would make autograd
+    differentiate every net at every level.
     """
-    return (policy_log_probs(arch.policy, my_pol, obs_me[:-1]),
-            policy_log_probs(arch.policy, other_pol, obs_other[:-1]),
+    return (policy_log_probs(arch.policy, my_pol, obs_me[:-1], known[0]),
+            policy_log_probs(arch.policy, other_pol, obs_other[:-1], known[1]),
             values(arch.value, my_val, obs_me))
 
 
@@ -327,9 +341,9 @@ def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Pa
 # scorer helpers (autograd)
 
 
-def policy_log_probs(net: Net, params: Params, obs):
+def policy_log_probs(net: Net, params: Params, obs, known: Recording | None = None):
     """Log-probability tables ``(T, B, A)`` along ``obs`` ``(T, B, n_in)`` (o_0..o_{T-1})."""
-    return log_softmax(net.sequence(params, obs))
+    return log_softmax(net.sequence(params, obs, known))
 
 
 def values(net: Net, params: Params, obs):
@@ -347,24 +361,76 @@ def taken(logp_table, actions: np.ndarray):
 # sampler (no gradient)
 
 
+def _same_arrays(params: Params, played: Params) -> bool:
+    """``params`` (a dict, possibly holding autograd boxes) wraps exactly the arrays of ``played``."""
+    return params.keys() == played.keys() and all(getval(params[k]) is played[k] for k in played)
+
+
+def _address(a: np.ndarray) -> tuple[int, int]:
+    return a.__array_interface__["data"][0], a.strides[0] if a.ndim else 0
+
+
+@dataclass
+class Recording:
+    """A GRU sampler's forward pass over one rollout, each ``(T, B, .)``: ``xw`` = the input side
+    ``embed(o_t) @ W_i`` (no bias), ``gh`` = ``h_{t-1} @ W_h`` and ``hs`` = the carries ``h_t``.
+
+    It stands for the scorer's forward only for the very parameter arrays that played (``params``,
+    compared by identity) on the very observation rows they saw (same memory, kept alive by
+    ``owner``; ``start`` = address of o_0 and the stride between steps).
+    """
+
+    params: Params
+    owner: np.ndarray
+    start: tuple[int, int]
+    xw: np.ndarray
+    gh: np.ndarray
+    hs: np.ndarray
+
+    def matches(self, params: Params, obs) -> bool:
+        return (isinstance(obs, np.ndarray) and obs.shape[:2] == self.hs.shape[:2]
+                and (obs if obs.base is None else obs.base) is self.owner and _address(obs) == self.start
+                and _same_arrays(getval(params), self.params))
+
+
 class PolicySampler:
     """Plays a policy net in the rollout driver: ``reset(batch)`` then ``act`` once per step.
 
     ``act(obs (B, n_in) float32, last_reward (B,), u (B,) float32 uniforms) -> actions (B,) int32``
     draws from the categorical distribution by inverting its CDF at ``u``; the net's carry is kept.
+    ``record=True`` (GRU nets) keeps the forward pass for :meth:`recording`.
     """
 
-    def __init__(self, net: Net, params: Params):
+    def __init__(self, net: Net, params: Params, record: bool = False):
         self.net = net
         self.params = {k: np.asarray(getval(v), F32) for k, v in params.items()}
         self.carry = None
+        self.record = record and hasattr(net, "step_parts")
+        self._steps: list = []
+        self._seen: list[np.ndarray] = []
 
     def reset(self, batch: int) -> None:
         self.carry = self.net.start(batch)
+        self._steps, self._seen = [], []
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
-        out, self.carry = self.net.step(self.params, self.carry, obs)
+        if not self.record:
+            out, self.carry = self.net.step(self.params, self.carry, obs)
+            return out
+        out, self.carry, (xw, gh) = self.net.step_parts(self.params, self.carry, obs)
+        self._steps.append((xw, gh, self.carry))
+        if len(self._seen) < 2:
+            self._seen.append(obs)
         return out
+
+    def recording(self) -> Recording | None:
+        """The forward pass of the last rollout, when its observations were rows of one array (the
+        rollout driver's buffer on the CPU) and it had at least two steps; else None."""
+        if len(self._seen) < 2 or self._seen[0].base is None or self._seen[1].base is not self._seen[0].base:
+            return None
+        first, second = _address(self._seen[0])[0], _address(self._seen[1])[0]
+        xw, gh, hs = (np.stack(a) for a in zip(*self._steps, strict=True))
+        return Recording(self.params, self._seen[0].base, (first, second - first), xw, gh, hs)
 
     def act(self, obs: np.ndarray, last_reward: np.ndarray | None = None,
             u: np.ndarray | None = None) -> np.ndarray:

@@ -52,8 +52,16 @@ def _remember(memo: dict, key_array: np.ndarray, value) -> None:
 
 
 @primitive
-def gru_scan(ai, wh, bn):
-    """Carries ``(T, B, H)`` after each step, from a zero carry (see the module docstring)."""
+def gru_scan(ai, wh, bn, known=None):
+    """Carries ``(T, B, H)`` after each step, from a zero carry (see the module docstring).
+
+    ``known = (hs, gh)``: the carries and recurrent pre-activations of this very recurrence, computed
+    elsewhere (by the sampler that played these steps); they are returned instead of recomputed.
+    """
+    if known is not None:
+        hs, gh = known
+        _remember(_GH, hs, gh)
+        return hs
     T, B, H = ai.shape[0], ai.shape[1], wh.shape[0]
     dtype = np.result_type(ai, wh)
     hs, gh = np.empty((T, B, H), dtype), np.empty((T, B, 3 * H), dtype)
