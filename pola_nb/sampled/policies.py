@@ -110,6 +110,10 @@ class Net:
     def start(self, batch: int) -> Any:
         return None
 
+    def prepare(self, params: Params) -> Params:
+        """Plain parameters arranged for :meth:`step` (the sampler calls this once)."""
+        return params
+
     def step(self, params: Params, carry: Any, x):
         raise NotImplementedError
 
@@ -171,6 +175,8 @@ class GRUNet(Net):
 
     @staticmethod
     def _gate_weights(p: Params):
+        if "gates" in p:  # prepared once for stepping
+            return p["gates"]
         wi = anp.concatenate([p["ir_w"], p["iz_w"], p["in_w"]], axis=1)
         bi = anp.concatenate([p["ir_b"], p["iz_b"], p["in_b"]])
         wh = anp.concatenate([p["hr_w"], p["hz_w"], p["hn_w"]], axis=1)
@@ -178,6 +184,9 @@ class GRUNet(Net):
 
     def start(self, batch: int) -> np.ndarray:
         return np.zeros((batch, self.hidden), F32)
+
+    def prepare(self, params: Params) -> Params:
+        return dict(params, gates=self._gate_weights(params))
 
     def step(self, params: Params, carry, x):
         out, h, _ = self.step_parts(params, carry, x)
@@ -404,6 +413,7 @@ class PolicySampler:
     def __init__(self, net: Net, params: Params, record: bool = False):
         self.net = net
         self.params = {k: np.asarray(getval(v), F32) for k, v in params.items()}
+        self._stepping = net.prepare(self.params)
         self.carry = None
         self.record = record and hasattr(net, "step_parts")
         self._steps: list = []
@@ -415,9 +425,9 @@ class PolicySampler:
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         if not self.record:
-            out, self.carry = self.net.step(self.params, self.carry, obs)
+            out, self.carry = self.net.step(self._stepping, self.carry, obs)
             return out
-        out, self.carry, (xw, gh) = self.net.step_parts(self.params, self.carry, obs)
+        out, self.carry, (xw, gh) = self.net.step_parts(self._stepping, self.carry, obs)
         self._steps.append((xw, gh, self.carry))
         if len(self._seen) < 2:
             self._seen.append(obs)
