@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,12 +90,31 @@ def _umask() -> int:
     return mask
 
 
+def open_h5(path: str | os.PathLike, mode: str = "r", wait_s: float = 300.0) -> h5py.File:
+    """``h5py.File(path, mode)``, waiting up to ``wait_s`` seconds while another process holds the
+    file (HDF5's lock: a training run writing a row, or a reader such as ``pola summary``).
+
+    A training run opens its file only to write a row, so a reader's open and the writer's can meet;
+    without waiting, whichever comes second fails with ``BlockingIOError``.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return h5py.File(path, mode)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
 def open_results(path: str | os.PathLike) -> h5py.File:
     """Open a results file read-only, or raise :class:`PolaUsageError` if it is missing or not ours."""
     p = Path(path)
     require(p.is_file(), f"no such file: {p}")
     try:
-        f = h5py.File(p, "r")
+        f = open_h5(p, "r")
+    except BlockingIOError:
+        raise PolaUsageError(f"{p} stayed locked by another process") from None
     except OSError:
         raise PolaUsageError(f"{p} is not an HDF5 file") from None
     if "schema_version" not in f.attrs or "kind" not in f.attrs:

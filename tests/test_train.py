@@ -182,3 +182,32 @@ def test_lola_dice_learns_reciprocity_with_memory_one_policies(tmp_path, seed):
         each_other = 0.5 * (m["score1"][-10:] + m["score2"][-10:]).mean()
         vs_alld = 0.5 * (m["vs_alld1"][-10:] + m["vs_alld2"][-10:]).mean()
     assert each_other > 0.2 and vs_alld > -0.1
+
+
+def test_a_reader_holding_the_run_file_does_not_break_training(tmp_path):
+    """HDF5 locks a file while another process has it open; the training loop opens its file only to
+    write a row, so a reader (``pola summary`` while it runs) and the writer can meet. The writer waits."""
+    import subprocess
+    import sys
+
+    from pola_nb.results import open_h5
+
+    path = tmp_path / "run.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["x"] = 1
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, h5py\n"
+        f"f = h5py.File({str(path)!r}, 'r')\n"
+        "print('open', flush=True)\n"
+        "time.sleep(1.0)\n"
+        "f.close()\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        with pytest.raises(BlockingIOError):  # what the writer met before it waited
+            open_h5(path, "a", wait_s=0)
+        with open_h5(path, "a") as f:  # waits for the reader to let go
+            f.attrs["x"] = 2
+    finally:
+        reader.wait(10)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["x"] == 2

@@ -62,13 +62,13 @@ def _train_with_bar(train, path, cfg, resume, force, workers, quiet, algo) -> No
     if quiet:
         train(path, cfg, resume=resume, force=force, workers=workers)
         return
-    import h5py
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from pola_nb.results import open_h5
     from pola_nb.sampled.training import RunConfig
 
     if cfg is None:
-        with h5py.File(path, "r") as f:
+        with open_h5(path, "r") as f:
             cfg_ = RunConfig.from_json(f.attrs["config"])
     else:
         cfg_ = cfg

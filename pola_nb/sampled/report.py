@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from pola_nb.report import Reporter, register
+from pola_nb.results import open_h5
 
 LABELS = {"lola-dice": "LOLA-DiCE", "pola-dice": "POLA-DiCE", "pola-om": "POLA-OM"}
 COLORS = {"lola-dice": "tab:blue", "pola-dice": "tab:red", "pola-om": "tab:green"}
@@ -91,7 +92,7 @@ def summary_figure(f: h5py.File) -> dict:
     out = {"kind": str(f.attrs["kind"]), "runs": {}}
     for algo, path in _runs(f).items():
         if path.is_file():
-            with h5py.File(path, "r") as g:
+            with open_h5(path, "r") as g:
                 out["runs"][algo] = summary_train(g)
     keys = ("score_each_other", "score_vs_alld", "own_coin")
     for k in keys:
@@ -143,7 +144,7 @@ def plot_train(f: h5py.File, png: str) -> None:
 
 
 def plot_figure(f: h5py.File, png: str) -> None:
-    opened = {a: h5py.File(p, "r") for a, p in _runs(f).items() if p.is_file()}
+    opened = {a: open_h5(p, "r") for a, p in _runs(f).items() if p.is_file()}
     try:
         title = {"fig4": "IPD with full history (Figure 4)", "fig5": "Coin Game (Figure 5)"}.get(str(f.attrs["kind"]))
         plot_runs(opened, png, title or "")

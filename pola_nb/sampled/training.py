@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from pola_nb.errors import PolaUsageError, require
-from pola_nb.results import check_output_path, write_root_attrs
+from pola_nb.results import check_output_path, open_h5, write_root_attrs
 from pola_nb.sampled.learners import ALGOS, Hyper, game_rollout, update_pair
 from pola_nb.sampled.policies import Architecture, PolicySampler, make_architecture
 
@@ -319,7 +319,7 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
 def stored_config(path: Path) -> RunConfig:
     """The configuration of the run file ``path`` (checked to be a training run file)."""
     require(path.is_file(), f"nothing to resume: no such file {path}")
-    with h5py.File(path, "r") as f:
+    with open_h5(path, "r") as f:
         require(f.attrs.get("kind") == KIND, f"{path} is not a training run file")
         return RunConfig.from_json(f.attrs["config"])
 
@@ -341,7 +341,7 @@ def _train(path, cfg, resume, force, progress, pool, updates=None) -> Path:
         stored = stored_config(path)
         cfg = extended(stored, updates, path)
         if cfg != stored:
-            with h5py.File(path, "a") as f:
+            with open_h5(path, "a") as f:
                 f.attrs["config"] = cfg.to_json()
     else:
         require(cfg is not None, "a configuration is needed")
@@ -352,7 +352,7 @@ def _train(path, cfg, resume, force, progress, pool, updates=None) -> Path:
     eval_batch = cfg.eval_batch or cfg.hp.batch_size
     # The file is open only while it is written (after each evaluation), so other processes can read
     # it between updates and an interruption during the (long) computation leaves it closed.
-    with h5py.File(path, "a") as f:
+    with open_h5(path, "a") as f:
         f.attrs["status"] = "running"
         states: list[SeedState | None] = [_load_state(f, k) if f"state/seed_{k}" in f else None
                                           for k in range(len(cfg.seeds))]
@@ -384,14 +384,14 @@ def _train(path, cfg, resume, force, progress, pool, updates=None) -> Path:
             states[k] = new
             if progress:
                 progress(new.done, k, met)
-    with h5py.File(path, "a") as f:
+    with open_h5(path, "a") as f:
         f.attrs["status"] = "complete"
     return path
 
 
 def _record(path: Path, cfg: RunConfig, k: int, st: SeedState, met: dict[str, float]) -> None:
     """Write seed ``k``'s metrics row, checkpoint and resume state after update ``st.done``."""
-    with h5py.File(path, "a") as f:
+    with open_h5(path, "a") as f:
         _write_row(f, cfg, st.done, k, met)
         _checkpoint(f, cfg, st.done, k, st)
         _save_state(f, k, st)
