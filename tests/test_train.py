@@ -108,6 +108,13 @@ def test_train_cli(tmp_path):
     with pytest.raises(SystemExit) as e:  # resuming a complete run does nothing and succeeds
         main(["train", "ipd", "--algo", "lola-dice", "--out", str(out), "--resume", "--quiet"])
     assert e.value.code == 0
+    for resume, code in ((["--out", str(out), "--resume"], 0),  # the stored file knows its algorithm
+                         (["--algo", "pola-dice", "--out", str(out), "--resume"], 2),
+                         (["--out", str(tmp_path / "no_algo.h5")], 2)):
+        with pytest.raises(SystemExit) as e:
+            main(["train", "ipd", *resume, "--quiet"])
+        assert e.value.code == code, resume
+    assert not (tmp_path / "no_algo.h5").exists()
     for bad in (["--seeds", "1,1"], ["--algo", "sgd"], ["--batch-size", "-1"], ["--kl", "both"]):
         a = list(args)
         key = bad[0]

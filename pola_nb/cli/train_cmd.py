@@ -40,7 +40,7 @@ def _fmt(m: dict[str, float]) -> str:
 @app.command("train")
 def train_command(
     game: str = typer.Argument(..., help="ipd (full history) or coin."),
-    algo: str = typer.Option(..., "--algo", help="lola-dice, pola-dice or pola-om."),
+    algo: str = typer.Option(None, "--algo", help="lola-dice, pola-dice or pola-om (optional with --resume)."),
     out: Path = typer.Option(..., "--out", help="Run file (HDF5)."),
     preset: str = typer.Option("paper", "--preset", help="paper (spec 5.4/5.5 commands) or quick."),
     seeds: str = typer.Option("1", "--seeds", help="Seeds, e.g. 1,2,3 or 1-10 (independent runs)."),
@@ -92,10 +92,11 @@ def train_command(
         require(not given, f"--resume continues with the configuration stored in {out}; drop --{', --'.join(given)}"
                 " (only --updates may be given, to extend the run)")
         cfg = stored_config(out)
-        require((game, algo) == (cfg.game, cfg.hp.algo),
-                f"{out} is a {cfg.game} {cfg.hp.algo} run, not {game} {algo}")
+        require((game, algo or cfg.hp.algo) == (cfg.game, cfg.hp.algo),
+                f"{out} is a {cfg.game} {cfg.hp.algo} run, not {game} {algo or ''}".rstrip())
         cfg = extended(cfg, updates, out)
     else:
+        require(algo is not None, "--algo is needed (lola-dice, pola-dice or pola-om)")
         cfg = preset_config(game, algo, preset, seeds=parse_seeds(seeds), updates=updates, **options)
         from pola_nb.backends import check_backend
 

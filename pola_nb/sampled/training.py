@@ -118,10 +118,10 @@ QUICK: dict[tuple[str, str], dict[str, Any]] = {
     ("ipd", "lola-dice"): dict(updates=600, checkpoint_every=100, hidden=32, hp=dict(
         inner_steps=1, outer_steps=1, lr_in=0.05, lr_out=0.01, lr_v=0.0005, batch_size=256,
         inner_beta=0.0, outer_beta=0.0)),
-    ("ipd", "pola-dice"): dict(updates=12, checkpoint_every=4, hidden=32, hp=dict(
+    ("ipd", "pola-dice"): dict(updates=5, checkpoint_every=1, hidden=32, hp=dict(
         inner_steps=2, outer_steps=40, lr_in=0.05, lr_out=0.02, lr_v=0.0005, batch_size=1000,
         inner_beta=10.0, outer_beta=30.0)),
-    ("ipd", "pola-om"): dict(updates=12, checkpoint_every=4, hidden=32, hp=dict(
+    ("ipd", "pola-om"): dict(updates=5, checkpoint_every=1, hidden=32, hp=dict(
         inner_steps=2, outer_steps=40, lr_in=0.05, lr_out=0.02, lr_v=0.0005, batch_size=1000,
         inner_beta=10.0, outer_beta=30.0, om_batches=20, om_steps=1)),
     ("coin", "lola-dice"): dict(updates=600, checkpoint_every=100, hidden=32, hp=dict(
