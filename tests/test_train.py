@@ -218,3 +218,16 @@ def test_a_reader_holding_the_run_file_does_not_break_training(tmp_path):
         reader.wait(10)
     with h5py.File(path, "r") as f:
         assert f.attrs["x"] == 2
+
+
+def test_train_cli_logs_one_line_per_update_without_a_terminal(tmp_path, capsys):
+    from pola_nb.cli import main
+
+    args = ["train", "ipd", "--algo", "lola-dice", "--preset", "quick", "--updates", "2", "--batch-size", "8",
+            "--hidden", "3", "--steps", "4", "--seeds", "3,4", "--out", str(tmp_path / "log.h5")]
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("ipd lola-dice update")]
+    assert len(lines) == 6  # before training and after each of 2 updates, for 2 seeds
+    assert lines[-1].startswith("ipd lola-dice update 2/2 seed 4") and "vs ALLD" in lines[-1]

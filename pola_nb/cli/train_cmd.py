@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import typer
@@ -105,6 +107,19 @@ def train_command(
     if quiet:
         train(out, None if resume else cfg, resume=resume, force=force, workers=workers,
               updates=cfg.updates if resume else None)
+        return
+    if not sys.stderr.isatty():
+        # A log file (nohup, a batch job) gets one line per seed and update instead of a bar that
+        # would only be drawn when the run ends.
+        start = time.monotonic()
+
+        def log_line(u: int, k: int, m: dict[str, float]) -> None:
+            print(f"{cfg.game} {cfg.hp.algo} update {u}/{cfg.updates} seed {cfg.seeds[k]} "
+                  f"({time.monotonic() - start:.0f} s): {_fmt(m)}", file=sys.stderr, flush=True)
+
+        train(out, None if resume else cfg, resume=resume, force=force, progress=log_line, workers=workers,
+              updates=cfg.updates if resume else None)
+        print(f"wrote {out}")
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
