@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -103,35 +105,38 @@ def train_command(
         from pola_nb.backends import check_backend
 
         check_backend(cfg.backend)
-    total = cfg.updates * len(cfg.seeds)
-    if quiet:
-        train(out, None if resume else cfg, resume=resume, force=force, workers=workers,
+    with _reporter(cfg, quiet) as progress:
+        train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers,
               updates=cfg.updates if resume else None)
+    if not quiet:
+        print(f"wrote {out}")
+
+
+@contextmanager
+def _reporter(cfg, quiet: bool) -> Iterator[Callable[[int, int, dict[str, float]], None] | None]:
+    """The ``progress(update, seed_index, metrics)`` callback of a run: nothing with ``--quiet``, a bar
+    on a terminal, and one line per seed and update when stderr is a file (nohup, a batch job), where
+    a bar would only be drawn when the run ends."""
+    if quiet:
+        yield None
         return
     if not sys.stderr.isatty():
-        # A log file (nohup, a batch job) gets one line per seed and update instead of a bar that
-        # would only be drawn when the run ends.
         start = time.monotonic()
 
         def log_line(u: int, k: int, m: dict[str, float]) -> None:
             print(f"{cfg.game} {cfg.hp.algo} update {u}/{cfg.updates} seed {cfg.seeds[k]} "
                   f"({time.monotonic() - start:.0f} s): {_fmt(m)}", file=sys.stderr, flush=True)
 
-        train(out, None if resume else cfg, resume=resume, force=force, progress=log_line, workers=workers,
-              updates=cfg.updates if resume else None)
-        print(f"wrote {out}")
+        yield log_line
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("[bold]{task.fields[title]}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}")) as bar:
-        task = bar.add_task("", total=total, title=f"{cfg.game} {cfg.hp.algo}")
+        task = bar.add_task("", total=cfg.updates * len(cfg.seeds), title=f"{cfg.game} {cfg.hp.algo}")
 
         def progress(u: int, k: int, m: dict[str, float]) -> None:
             done = max(0, u - 1) * len(cfg.seeds) + k + 1 if u > 0 else 0
-            bar.update(task, completed=done,
-                       description=f"update {u} seed {cfg.seeds[k]}: {_fmt(m)}")
+            bar.update(task, completed=done, description=f"update {u} seed {cfg.seeds[k]}: {_fmt(m)}")
 
-        train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers,
-              updates=cfg.updates if resume else None)
-    print(f"wrote {out}")
+        yield progress
