@@ -59,29 +59,10 @@ def run_sampled_figure(fig: str, scale: str, seeds: int | None, out: Path | None
 
 
 def _train_with_bar(train, path, cfg, resume, force, workers, quiet, algo) -> None:
-    if quiet:
-        train(path, cfg, resume=resume, force=force, workers=workers)
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from pola_nb.cli.train_cmd import reporter
+    from pola_nb.sampled.training import stored_config
 
-    from pola_nb.results import open_h5
-    from pola_nb.sampled.training import RunConfig
-
-    if cfg is None:
-        with open_h5(path, "r") as f:
-            cfg_ = RunConfig.from_json(f.attrs["config"])
-    else:
-        cfg_ = cfg
-    with Progress(TextColumn("[bold]{task.fields[title]:10s}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.description}")) as bar:
-        task = bar.add_task("", total=cfg_.updates * len(cfg_.seeds), title=algo)
-
-        def progress(u, k, m):
-            if u > 0:
-                bar.update(task, completed=(u - 1) * len(cfg_.seeds) + k + 1,
-                           description=f"update {u}: vs each other {0.5 * (m['score1'] + m['score2']):+.3f}, "
-                                       f"vs ALLD {0.5 * (m['vs_alld1'] + m['vs_alld2']):+.3f}")
-
+    with reporter(cfg or stored_config(path), quiet, title=f"{algo:10s}") as progress:
         train(path, cfg, resume=resume, force=force, progress=progress, workers=workers)
 
 

@@ -105,7 +105,7 @@ def train_command(
         from pola_nb.backends import check_backend
 
         check_backend(cfg.backend)
-    with _reporter(cfg, quiet) as progress:
+    with reporter(cfg, quiet) as progress:
         train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers,
               updates=cfg.updates if resume else None)
     if not quiet:
@@ -113,10 +113,11 @@ def train_command(
 
 
 @contextmanager
-def _reporter(cfg, quiet: bool) -> Iterator[Callable[[int, int, dict[str, float]], None] | None]:
-    """The ``progress(update, seed_index, metrics)`` callback of a run: nothing with ``--quiet``, a bar
-    on a terminal, and one line per seed and update when stderr is a file (nohup, a batch job), where
-    a bar would only be drawn when the run ends."""
+def reporter(cfg, quiet: bool, title: str | None = None
+             ) -> Iterator[Callable[[int, int, dict[str, float]], None] | None]:
+    """The ``progress(update, seed_index, metrics)`` callback of a run (``cfg`` a ``RunConfig``):
+    nothing with ``--quiet``, a bar titled ``title`` on a terminal, and one line per seed and update
+    when stderr is a file (nohup, a batch job), where a bar would only be drawn when the run ends."""
     if quiet:
         yield None
         return
@@ -133,7 +134,7 @@ def _reporter(cfg, quiet: bool) -> Iterator[Callable[[int, int, dict[str, float]
 
     with Progress(TextColumn("[bold]{task.fields[title]}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}")) as bar:
-        task = bar.add_task("", total=cfg.updates * len(cfg.seeds), title=f"{cfg.game} {cfg.hp.algo}")
+        task = bar.add_task("", total=cfg.updates * len(cfg.seeds), title=title or f"{cfg.game} {cfg.hp.algo}")
 
         def progress(u: int, k: int, m: dict[str, float]) -> None:
             done = max(0, u - 1) * len(cfg.seeds) + k + 1 if u > 0 else 0
