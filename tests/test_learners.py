@@ -286,3 +286,32 @@ def test_outer_gradient_is_the_same_when_scoring_reuses_the_sampling_pass(monkey
     recomputed = outer_grad()
     np.testing.assert_allclose(reused, recomputed, rtol=1e-4, atol=1e-6)
     assert np.abs(reused).max() > 1e-3
+
+
+def test_backward_passes_stay_float32(monkeypatch):
+    """No cotangent of a float32 value is float64 anywhere in a POLA-DiCE outer step or an opponent-model
+    fit: a float64 cotangent (e.g. from ``anp.mean``'s derivative under NumPy 2) would silently double
+    the cost of every product and cell upstream of it."""
+    import autograd.core as core
+
+    leaks = []
+
+    def checked_backward_pass(g, end_node):
+        outgrads = {end_node: (g, False)}
+        for node in core.toposort(end_node):
+            outgrad = outgrads.pop(node)
+            for parent, ingrad in zip(node.parents, node.vjp(outgrad[0]), strict=False):  # as autograd
+                if getattr(ingrad, "dtype", None) == np.float64:
+                    leaks.append(node.vjp.__qualname__)
+                outgrads[parent] = core.add_outgrads(outgrads.get(parent), ingrad)
+        return outgrad[0]
+
+    monkeypatch.setattr(core, "backward_pass", checked_backward_pass)
+    rng = np.random.default_rng(6)
+    arch = make_architecture("gru", 6, 2, hidden=4)
+    agents = _agents(arch, rng, np.float32, noise=0.2)
+    hp = _hp(batch_size=8, om_batches=1, om_steps=1)
+    rollout = learners.game_rollout(IPDHistory(steps=5))
+    grad(outer_loss, 1)(arch, agents[0], agents[0]["pol"], agents[1], 0, hp, rollout, np.random.default_rng(0))
+    learners.fit_opponent_model(arch, agents[1], agents, 0, hp, rollout, np.random.default_rng(1))
+    assert leaks == []

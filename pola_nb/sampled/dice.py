@@ -22,6 +22,12 @@ KLDirection = Literal["ref-current", "current-ref"]
 F32 = np.float32
 
 
+def mean(x):
+    """Mean of all entries of ``x``, differentiable. ``anp.mean``'s derivative divides by a NumPy integer,
+    which under NumPy 2 promotes float32 cotangents to float64 (and everything upstream with them)."""
+    return anp.sum(x) / int(np.prod(anp.shape(x)))
+
+
 def magic_box(x):
     """``exp(x - stop_grad(x))``: value 1, derivatives of every order those of ``x``."""
     return anp.exp(x - getval(x))
@@ -100,4 +106,4 @@ def kl_mean(logp_ref, logp_cur, direction: KLDirection = "ref-current"):
         kl = anp.sum(anp.exp(logp_cur) * (logp_cur - logp_ref), axis=-1)
     else:
         raise ValueError(f"unknown KL direction {direction!r}")
-    return anp.mean(kl)
+    return mean(kl)

@@ -24,13 +24,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 
 from pola_nb.errors import require
 from pola_nb.sampled import tree
-from pola_nb.sampled.dice import dice_objective, kl_mean, value_loss
+from pola_nb.sampled.dice import dice_objective, kl_mean, mean, value_loss
 from pola_nb.sampled.policies import (
     Architecture,
     PolicySampler,
@@ -208,7 +207,7 @@ def update(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, 
 def opponent_model_loss(arch: Architecture, model: Agent, traj, opp: int, hp: Hyper):
     """Behaviour cloning of agent ``opp``: cross-entropy on its actions + value loss on its rewards."""
     obs = observations(traj, opp)
-    ce = -anp.mean(taken(policy_log_probs(arch.policy, model["pol"], obs[:-1]), traj.actions[..., opp]))
+    ce = -mean(taken(policy_log_probs(arch.policy, model["pol"], obs[:-1]), traj.actions[..., opp]))
     return ce + value_loss(traj.rewards[..., opp], values(arch.value, model["val"], obs), hp.gamma)
 
 
