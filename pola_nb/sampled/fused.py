@@ -75,15 +75,20 @@ def gru_gates_vjp(g, ai, gh, h, bn):
     return _gates_vjp_np(g, ai, gh, h, bn)
 
 
-def _gates_vjp_parts(g, ai, gh, h, bn):
-    """The cell's VJP in pieces: cotangents of the r, z, n pre-activations, of ``m = gh_n + b_hn``
-    and of the carry ``h`` (direct path), each ``(B, H)``."""
-    r, z, m, n = _forward(ai, gh, bn)
+def _cell_vjp(g, h, r, z, m, n):
+    """The cell's VJP from its activations ``r, z, m, n`` ``(B, H)``: cotangents of the r, z, n
+    pre-activations, of ``m = gh_n + b_hn`` and of the carry ``h`` (direct path), each ``(B, H)``."""
     dn = g * (1.0 - z)
     dun = dn * (1.0 - n * n)
     dur = dun * m * r * (1.0 - r)
     duz = g * (h - n) * z * (1.0 - z)
     return dur, duz, dun, dun * r, g * z
+
+
+def _gates_vjp_parts(g, ai, gh, h, bn):
+    """:func:`_cell_vjp` from the pre-activations ``ai``, ``gh`` ``(B, 3H)``."""
+    r, z, m, n = _forward(ai, gh, bn)
+    return _cell_vjp(g, h, r, z, m, n)
 
 
 def _gates_vjp_np(g, ai, gh, h, bn):
@@ -104,56 +109,59 @@ def _gates_vjp_maker(argnums, ans, args, kwargs):
 defvjp_argnums(gru_gates, _gates_vjp_maker)
 
 
-def _second_order(argnums, ans, args, kwargs):
-    """VJP of :func:`gru_gates_vjp`: cotangents of its outputs -> cotangents of (g, ai, gh, h, bn).
+def _cell_adjoint(c_ai, c_gh, c_h, c_bn, g, h, r, z, m, n):
+    """Adjoint of the cell's VJP (the reverse sweep through :func:`_cell_vjp`), from the activations.
 
-    Reverse sweep through the backward computation written out in ``autograd.numpy``.
+    ``c_ai``, ``c_gh`` ``(B, 3H)``, ``c_h`` ``(B, H)``, ``c_bn`` ``(H,)``: cotangents of the VJP's outputs
+    ``d_ai = [dur, duz, dun]``, ``d_gh = [dur, duz, dm]``, ``d_h = g z``, ``d_bn = sum_b dm``. Returns the
+    cotangents ``(c_g, c_ur, c_uz, c_un, c_m, c_h_in)`` of ``g``, of the r, z, n pre-activations, of ``m``
+    and of the carry ``h``, each ``(B, H)``. Arithmetic only, so it runs on plain arrays (the scan's
+    second order) and on autograd boxes alike.
     """
+    H = r.shape[-1]
+    sr, sz, sn = r * (1.0 - r), z * (1.0 - z), 1.0 - n * n
+    dn = g * (1.0 - z)
+    dz = g * (h - n)
+    dun = dn * sn
+    dr = dun * m
+    u_r = c_ai[..., :H] + c_gh[..., :H]
+    u_z = c_ai[..., H:2 * H] + c_gh[..., H:2 * H]
+    u_n = c_ai[..., 2 * H:]
+    c_dm = c_gh[..., 2 * H:] + c_bn
+    # dur = dr * sr ; duz = dz * sz ; dm = dun * r ; dr = dun * m
+    c_dr = u_r * sr
+    c_r = u_r * dr * (1.0 - 2.0 * r) + c_dm * dun
+    c_dz = u_z * sz
+    c_z = u_z * dz * (1.0 - 2.0 * z) + c_h * g
+    c_dun = u_n + c_dm * r + c_dr * m
+    c_m = c_dr * dun
+    # dun = dn * sn ; dz = g (h - n) ; dn = g (1 - z) ; d_h = g z
+    c_dn = c_dun * sn
+    c_n = c_dun * dn * (-2.0 * n) - c_dz * g
+    c_g = c_h * z + c_dz * (h - n) + c_dn * (1.0 - z)
+    c_hh = c_dz * g
+    c_z = c_z - c_dn * g
+    # forward intermediates -> inputs: n = tanh(an + r m) ; m = gn + bn ; r, z sigmoids
+    c_un = c_n * sn
+    c_r = c_r + c_un * m
+    c_m = c_m + c_un * r
+    return c_g, c_r * sr, c_z * sz, c_un, c_m, c_hh
+
+
+def _second_order(argnums, ans, args, kwargs):
+    """VJP of :func:`gru_gates_vjp`: cotangents of its outputs -> cotangents of (g, ai, gh, h, bn)."""
     g, ai, gh, h, bn = args
     H = bn.shape[-1]
 
-    def vjp(cots, all_args=False):
-        c_ai, c_gh, c_h, c_bn = cots
-        ar, az, an = (ai[..., :H], ai[..., H:2 * H], ai[..., 2 * H:])
-        gr, gz, gn = (gh[..., :H], gh[..., H:2 * H], gh[..., 2 * H:])
-        r = 0.5 * (anp.tanh(0.5 * (ar + gr)) + 1.0)
-        z = 0.5 * (anp.tanh(0.5 * (az + gz)) + 1.0)
-        m = gn + bn
-        n = anp.tanh(an + r * m)
-        sr, sz, sn = r * (1.0 - r), z * (1.0 - z), 1.0 - n * n
-        dn = g * (1.0 - z)
-        dz = g * (h - n)
-        dun = dn * sn
-        dr = dun * m
-        # cotangents of the backward pass' outputs d_ai = [dur, duz, dun], d_gh = [dur, duz, dm],
-        # d_h = g z, d_bn = sum_b dm
-        u_r = c_ai[..., :H] + c_gh[..., :H]
-        u_z = c_ai[..., H:2 * H] + c_gh[..., H:2 * H]
-        u_n = c_ai[..., 2 * H:]
-        c_dm = c_gh[..., 2 * H:] + c_bn
-        # dur = dr * sr ; duz = dz * sz ; dm = dun * r ; dr = dun * m
-        c_dr = u_r * sr
-        c_r = u_r * dr * (1.0 - 2.0 * r) + c_dm * dun
-        c_dz = u_z * sz
-        c_z = u_z * dz * (1.0 - 2.0 * z) + c_h * g
-        c_dun = u_n + c_dm * r + c_dr * m
-        c_m = c_dr * dun
-        # dun = dn * sn ; dz = g (h - n) ; dn = g (1 - z) ; d_h = g z
-        c_dn = c_dun * sn
-        c_n = c_dun * dn * (-2.0 * n) - c_dz * g
-        c_g = c_h * z + c_dz * (h - n) + c_dn * (1.0 - z)
-        c_hh = c_dz * g
-        c_z = c_z - c_dn * g
-        # forward intermediates -> inputs: n = tanh(an + r m) ; m = gn + bn ; r, z sigmoids
-        c_un = c_n * sn
-        c_r = c_r + c_un * m
-        c_m = c_m + c_un * r
-        c_ur, c_uz = c_r * sr, c_z * sz
-        c_ai_out = anp.concatenate([c_ur, c_uz, c_un], axis=-1)
-        c_gh_out = anp.concatenate([c_ur, c_uz, c_m], axis=-1)
-        c_bn_out = _unbroadcast(c_m, bn.shape)
-        out = (c_g, c_ai_out, c_gh_out, c_hh, c_bn_out)
-        return out if all_args else tuple(out[i] for i in argnums)
+    def vjp(cots):
+        r = 0.5 * (anp.tanh(0.5 * (ai[..., :H] + gh[..., :H])) + 1.0)
+        z = 0.5 * (anp.tanh(0.5 * (ai[..., H:2 * H] + gh[..., H:2 * H])) + 1.0)
+        m = gh[..., 2 * H:] + bn
+        n = anp.tanh(ai[..., 2 * H:] + r * m)
+        c_g, c_ur, c_uz, c_un, c_m, c_hh = _cell_adjoint(*cots, g, h, r, z, m, n)
+        out = (c_g, anp.concatenate([c_ur, c_uz, c_un], axis=-1), anp.concatenate([c_ur, c_uz, c_m], axis=-1),
+               c_hh, _unbroadcast(c_m, bn.shape))
+        return tuple(out[i] for i in argnums)
 
     return vjp
 

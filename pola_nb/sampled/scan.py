@@ -30,7 +30,7 @@ import weakref
 import numpy as np
 from autograd.extend import Box, defvjp_argnums, primitive
 
-from pola_nb.sampled.fused import _gates_np, _gates_vjp_parts, _second_order, mm_nn, mm_nt, mm_tn
+from pola_nb.sampled.fused import _cell_adjoint, _cell_vjp, _unbroadcast_np, mm_nn, mm_nt, mm_tn
 
 
 def _previous(hs: np.ndarray) -> np.ndarray:
@@ -41,8 +41,34 @@ def _previous(hs: np.ndarray) -> np.ndarray:
     return hp
 
 
-#: Each forward's recurrent pre-activations ``gh`` ``(T, B, 3H)`` by ``id`` of the carries ``hs`` it
-#: returned, kept while ``hs`` lives, so the VJP does not recompute them.
+def _sigmoid_inplace(x: np.ndarray) -> None:
+    x *= 0.5
+    np.tanh(x, out=x)
+    x += 1.0
+    x *= 0.5
+
+
+def _activations(ai, gh, bn, act):
+    """The cell's activations ``r, z, m, n`` (``m = gh_n + b_hn``) for the pre-activations ``ai``,
+    ``gh`` ``(..., 3H)``, written into ``act`` ``(4, ..., H)`` (each one contiguous) and returned."""
+    H = bn.shape[-1]
+    r, z, m, n = act
+    np.add(ai[..., :H], gh[..., :H], out=r)
+    _sigmoid_inplace(r)
+    np.add(ai[..., H:2 * H], gh[..., H:2 * H], out=z)
+    _sigmoid_inplace(z)
+    np.add(gh[..., 2 * H:], bn, out=m)
+    np.multiply(r, m, out=n)
+    n += ai[..., 2 * H:]
+    np.tanh(n, out=n)
+    return act
+
+
+#: Each forward's activations ``(4, T, B, H)`` by ``id`` of the carries ``hs`` it returned, kept while
+#: ``hs`` lives: both derivative sweeps read them instead of recomputing the gates. For a recurrence
+#: the sampler played (``known``), its pre-activations ``gh`` ``(T, B, 3H)`` instead (``_GH``): the
+#: activations are computed, in one pass over all steps, only if a derivative is asked for.
+_ACT: dict[int, np.ndarray] = {}
 _GH: dict[int, np.ndarray] = {}
 
 
@@ -64,26 +90,25 @@ def gru_scan(ai, wh, bn, known=None):
         return hs
     T, B, H = ai.shape[0], ai.shape[1], wh.shape[0]
     dtype = np.result_type(ai, wh)
-    hs, gh = np.empty((T, B, H), dtype), np.empty((T, B, 3 * H), dtype)
+    act, hs = np.empty((4, T, B, H), dtype), np.empty((T, B, H), dtype)
     h = np.zeros((B, H), dtype)
-    gh[0] = 0.0
     for t in range(T):
-        if t:
-            gh[t] = mm_nn(h, wh)
-        h = hs[t] = _gates_np(ai[t], gh[t], h, bn)
-    _remember(_GH, hs, gh)
+        gh = mm_nn(h, wh) if t else np.zeros((B, 3 * H), dtype)
+        r, z, _, n = _activations(ai[t], gh, bn, act[:, t])
+        h = hs[t] = n + z * (h - n)
+    _remember(_ACT, hs, act)
     return hs
 
 
-def _reverse_sweep(G, ai, wh, bn, hp, gh):
+def _reverse_sweep(G, act, wh, hp):
     """The first-order sweep: ``(d_ai, d_gh, g)``, where ``g_t = G_t + c_{t+1}`` is the total cotangent
     of ``h_t`` (kept for the second order). All ``(T, B, .)``."""
-    H = wh.shape[0]
-    d_ai, d_gh, gs = np.empty_like(ai), np.empty_like(gh), np.empty_like(G)
+    T, B, H = G.shape
+    d_ai, d_gh, gs = np.empty((T, B, 3 * H), act.dtype), np.empty((T, B, 3 * H), act.dtype), np.empty_like(G)
     c = np.zeros_like(G[0])
-    for t in range(G.shape[0] - 1, -1, -1):
+    for t in range(T - 1, -1, -1):
         g = gs[t] = G[t] + c
-        dur, duz, dun, dm, dh = _gates_vjp_parts(g, ai[t], gh[t], hp[t], bn)
+        dur, duz, dun, dm, dh = _cell_vjp(g, hp[t], *act[:, t])
         d_ai[t, :, :H], d_ai[t, :, H:2 * H], d_ai[t, :, 2 * H:] = dur, duz, dun
         d_gh[t, :, :H], d_gh[t, :, H:2 * H], d_gh[t, :, 2 * H:] = dur, duz, dm
         if t:  # the cotangent of the zero start carry is not needed
@@ -91,7 +116,19 @@ def _reverse_sweep(G, ai, wh, bn, hp, gh):
     return d_ai, d_gh, gs
 
 
-#: The sweep's inputs and intermediates ``(hp, gh, d_gh, g)`` by ``id`` of the ``d_ai`` they produced, kept while that
+def _sweep_inputs(ai, wh, bn, hs):
+    """Carries entering each step ``hp`` and the activations ``act`` of a forward pass."""
+    hp = _previous(hs)
+    act = _ACT.get(id(hs))
+    if act is None:
+        gh = _GH.get(id(hs))
+        if gh is None:
+            gh = mm_nn(hp, wh)
+        act = _activations(ai, gh, bn, np.empty((4, *hs.shape), hs.dtype))
+    return hp, act
+
+
+#: The sweep's inputs and intermediates ``(hp, act, d_gh, g)`` by ``id`` of the ``d_ai`` they produced, kept while that
 #: array lives (the graph holds it until the second-order pass has used them); saves replaying the
 #: sweep in the second order.
 _SWEEPS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -100,12 +137,9 @@ _SWEEPS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 @primitive
 def gru_scan_vjp(G, ai, wh, bn, hs):
     """Cotangents ``(d_ai, d_wh, d_bn)`` of :func:`gru_scan` for the output cotangent ``G`` ``(T, B, H)``."""
-    hp = _previous(hs)
-    gh = _GH.get(id(hs))
-    if gh is None:
-        gh = mm_nn(hp, wh)
-    d_ai, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
-    _remember(_SWEEPS, d_ai, (hp, gh, d_gh, gs))
+    hp, act = _sweep_inputs(ai, wh, bn, hs)
+    d_ai, d_gh, gs = _reverse_sweep(G, act, wh, hp)
+    _remember(_SWEEPS, d_ai, (hp, act, d_gh, gs))
     H = wh.shape[0]
     return d_ai, mm_tn(hp, d_gh), d_gh[..., 2 * H:].sum(axis=(0, 1))
 
@@ -137,24 +171,26 @@ def _scan_second_order(argnums, ans, args, kwargs):
         C_ai, C_wh, C_bn = cots
         memo = _SWEEPS.get(id(ans[0]))
         if memo is not None:
-            hp, gh, d_gh, gs = memo
+            hp, act, d_gh, gs = memo
         else:
-            hp = _previous(hs)
-            gh = mm_nn(hp, wh)
-            _, d_gh, gs = _reverse_sweep(G, ai, wh, bn, hp, gh)
+            hp, act = _sweep_inputs(ai, wh, bn, hs)
+            _, d_gh, gs = _reverse_sweep(G, act, wh, hp)
         base = mm_nn(hp, C_wh)  # the d_wh output's share of each step's d_gh cotangent
         need_wh, need_hs = 2 in argnums, 4 in argnums
-        b_G, b_ai, b_gh = np.empty_like(G), np.empty_like(ai), np.empty_like(gh)
+        H = wh.shape[0]
+        b_G, b_ai, b_gh = np.empty_like(G), np.empty_like(ai), np.empty_like(d_gh)
         b_hp, b_c = np.empty_like(hs), np.empty_like(hs)
         b_bn = np.zeros_like(bn)
         bc = np.zeros_like(G[0])
         for t in range(G.shape[0]):
             b_c[t] = bc
             c_gh = base[t] + mm_nn(bc, wh) if t else base[t]
-            cell = _second_order(None, None, (gs[t], ai[t], gh[t], hp[t], bn), {})
-            b_G[t], b_ai[t], b_gh[t], b_hp[t], b_bn_t = cell((C_ai[t], c_gh, bc, C_bn), all_args=True)
-            b_bn += b_bn_t
-            bc = b_G[t]
+            c_g, c_ur, c_uz, c_un, c_m, b_hp[t] = _cell_adjoint(C_ai[t], c_gh, bc, C_bn, gs[t], hp[t],
+                                                                 *act[:, t])
+            b_G[t] = bc = c_g
+            b_ai[t, :, :H], b_ai[t, :, H:2 * H], b_ai[t, :, 2 * H:] = c_ur, c_uz, c_un
+            b_gh[t, :, :H], b_gh[t, :, H:2 * H], b_gh[t, :, 2 * H:] = c_ur, c_uz, c_m
+            b_bn += _unbroadcast_np(c_m, bn.shape)
         out = {0: b_G, 1: b_ai, 3: b_bn}
         if need_wh:  # only the cotangents asked for: the matrix products below are a third of the work
             out[2] = mm_tn(hp, b_gh) + mm_tn(b_c, d_gh)
