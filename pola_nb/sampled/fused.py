@@ -4,7 +4,8 @@
   (:func:`gru_gates_vjp`, plain numpy, one pass) is a primitive too, whose own VJP is written out by
   hand with ``autograd.numpy`` operations (``_second_order``), so derivatives of every order exist.
   The sampler steps with it; the scorer's whole-sequence primitive (:mod:`pola_nb.sampled.scan`)
-  reuses ``_gates_np``, ``_gates_vjp_parts`` and ``_second_order`` for each step of its sweeps.
+  reuses ``_cell_vjp`` and ``_cell_adjoint`` (the same formulas from kept activations) for each step
+  of its sweeps.
 - ``mm_nn``/``mm_nt``/``mm_tn``: matrix products that are each other's VJPs (BLAS calls on views at
   every order, no ``tensordot`` copies). ``FLOPS`` counts them for the benchmarks. ``mm_known`` is
   ``mm_nn`` with the product supplied by the caller.

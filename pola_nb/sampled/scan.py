@@ -14,12 +14,13 @@ levels are:
   ``c_t = d_h(direct)_t + d_gh_t @ wh.T`` entering step ``t - 1``; it is itself a primitive because
   the second-order updates differentiate it again;
 - its VJP (``_scan_second_order``): the adjoint of that reverse sweep is a forward-time sweep over
-  the per-step adjoint of the cell's VJP (:func:`pola_nb.sampled.fused._second_order`). The recurrence
+  the per-step adjoint of the cell's VJP (:func:`pola_nb.sampled.fused._cell_adjoint`). The recurrence
   only carries ``B x H`` numbers; every weight cotangent and every cotangent that does not feed the
   recurrence is one matrix product over all steps after the loop.
 
 The second level is plain numpy, so derivatives exist up to second order (all that LOLA and POLA
-need: the outer gradient through differentiated inner gradient steps). The per-operation GRU
+need: the outer gradient through differentiated inner gradient steps). Both sweeps read the cell
+activations the forward kept (``_ACT``) rather than recomputing the gates. The per-operation GRU
 (``GRUNet.reference_hidden_states``) is the slow twin the tests compare with.
 """
 
