@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/exact_ipd.py
 	$(BIN)/python bench/kernels.py
+	$(BIN)/python bench/update_step.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,7 +14,14 @@ Measures, at the paper's settings (GRU H=64, layers_before_gru 1, T=50, float32)
   matmul peak of this machine measured in the same run (2048^3 sgemm, 1 thread and all threads).
 
 Each process runs single-threaded (one BLAS and one numba thread, the way training runs).
-Usage: ``python bench/update_step.py [--repeats N] [--only NAME]``.
+
+``--baseline REV`` also times the code of git revision ``REV`` (its ``pola_nb/`` and ``kernels/``,
+extracted to a temporary folder and put first on ``PYTHONPATH``), alternating with this checkout
+configuration by configuration, and adds ``baseline`` (its figures) and ``ratio_vs_baseline`` (this
+checkout's best time over the baseline's): a speed change measured in the same run, under the same
+load. ``--rounds N`` alternates N times and keeps each side's best.
+
+Usage: ``python bench/update_step.py [--repeats N] [--only NAME] [--baseline REV [--rounds N]]``.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 CONFIGS = {
     "pola_ipd": dict(game="ipd", algo="pola-dice", batch_size=2000, inner_steps=2),
@@ -112,13 +121,47 @@ def run_one(name: str, repeats: int) -> dict:
     best, mean = min(times), sum(times) / len(times)
     return {"name": name, "s_best": best, "s_mean": mean, "repeats": repeats, "matmul_gflop": flops / 1e9,
             "achieved_gflops": flops / 1e9 / best, "batch": hp.batch_size, "inner_steps": hp.inner_steps,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "code": str(Path(fused.__file__).parents[2])}
+
+
+def result_key(name: str) -> str:
+    return {"lola_ipd": "lola_ipd_s_per_update", "lola_ipd_2workers": "lola_ipd_2workers_s_per_update",
+            "pola_ipd_both_2workers": "pola_ipd_both_agents_2workers_s_per_outer_step"}.get(
+        name, f"{name}_s_per_outer_step")
+
+
+def extract_revision(rev: str, into: Path) -> dict:
+    """Environment that imports ``pola_nb`` and ``pola_kernels`` as of git revision ``rev``."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "pola_nb", "kernels"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    (into / "kernels").rename(into / "pola_kernels")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(into), os.environ.get("PYTHONPATH")])))
+
+
+def time_config(name: str, repeats: int, env: dict | None = None) -> dict:
+    """:func:`run_one` in a fresh process (``env``: e.g. a baseline revision's import path)."""
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--one", name, "--repeats", str(repeats)],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    if env is not None and not r["code"].startswith(env["PYTHONPATH"].split(os.pathsep)[0]):
+        raise SystemExit(f"the baseline imported pola_nb from {r['code']}, not from the extracted revision")
+    return r
+
+
+def keep_best(runs: dict, name: str, r: dict) -> None:
+    if name not in runs or r["s_best"] < runs[name]["s_best"]:
+        runs[name] = r
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", choices=sorted(CONFIGS), action="append")
+    ap.add_argument("--baseline", metavar="REV", help="also time git revision REV, alternating (same run)")
+    ap.add_argument("--rounds", type=int, default=1, help="with --baseline: alternations (best of each side)")
     ap.add_argument("--one", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -126,17 +169,24 @@ def main() -> None:
         return
     load = os.getloadavg()
     peak1, peak_all = sgemm_peak(1), sgemm_peak(os.cpu_count() or 1)
-    runs = {}
-    for name in args.only or CONFIGS:
-        out = subprocess.run([sys.executable, __file__, "--one", name, "--repeats", str(args.repeats)],
-                             check=True, capture_output=True, text=True).stdout
-        runs[name] = json.loads(out.strip().splitlines()[-1])
+    names = args.only or list(CONFIGS)
+    with tempfile.TemporaryDirectory() as tmp:
+        base_env = extract_revision(args.baseline, Path(tmp)) if args.baseline else None
+        runs, base_runs = {}, {}
+        for _ in range(args.rounds if base_env else 1):
+            for name in names:
+                keep_best(runs, name, time_config(name, args.repeats))
+                if base_env:
+                    keep_best(base_runs, name, time_config(name, args.repeats, base_env))
     res: dict = {}
     for name, r in runs.items():
-        key = {"lola_ipd": "lola_ipd_s_per_update", "lola_ipd_2workers": "lola_ipd_2workers_s_per_update",
-               "pola_ipd_both_2workers": "pola_ipd_both_agents_2workers_s_per_outer_step"}.get(
-            name, f"{name}_s_per_outer_step")
-        res[key] = round(r["s_best"], 3)
+        res[result_key(name)] = round(r["s_best"], 3)
+    if base_runs:
+        res["baseline"] = {"rev": args.baseline, **{result_key(n): round(r["s_best"], 3) for n, r in base_runs.items()},
+                           "peak_rss_mib": round(max(r["peak_rss_mib"] for r in base_runs.values()), 1)}
+        res["ratio_vs_baseline"] = {result_key(n): round(runs[n]["s_best"] / r["s_best"], 3)
+                                    for n, r in base_runs.items()}
+        res["rounds"] = args.rounds
     res["peak_rss_mib"] = round(max(r["peak_rss_mib"] for r in runs.values()), 1)
     res["peak_rss_mib_by_config"] = {k: round(r["peak_rss_mib"], 1) for k, r in runs.items()}
     res["matmul_gflop_per_step"] = {k: round(r["matmul_gflop"], 2) for k, r in runs.items()}
