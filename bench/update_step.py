@@ -146,7 +146,7 @@ def time_config(name: str, repeats: int, env: dict | None = None) -> dict:
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--one", name, "--repeats", str(repeats)],
                          check=True, capture_output=True, text=True, env=env).stdout
     r = json.loads(out.strip().splitlines()[-1])
-    if env is not None and not r["code"].startswith(env["PYTHONPATH"].split(os.pathsep)[0]):
+    if env is not None and Path(r["code"]).resolve() != Path(env["PYTHONPATH"].split(os.pathsep)[0]).resolve():
         raise SystemExit(f"the baseline imported pola_nb from {r['code']}, not from the extracted revision")
     return r
 

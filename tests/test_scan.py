@@ -43,7 +43,8 @@ def test_values_equal_the_loop():
 
 def test_first_and_second_derivatives_against_finite_differences():
     ai, wh, bn, w = _inputs(1)
-    check_grads(lambda a, b, c: anp.sum(anp.tanh(gru_scan(a, b, c)) * w), modes=["rev"], order=2)(ai, wh, bn)
+    # one tuple argument: check_grads differentiates only its first argument
+    check_grads(lambda args: anp.sum(anp.tanh(gru_scan(*args)) * w), modes=["rev"], order=2)((ai, wh, bn))
 
 
 def test_nested_derivative_equals_the_loop():
@@ -88,3 +89,20 @@ def test_third_order_is_refused_with_a_clear_error():
 
     with pytest.raises(NotImplementedError, match="second order"):
         grad(second)(wh)
+
+
+def test_single_step_primitive_equals_the_loop_to_third_order():
+    """``fused.gru_gates`` (one cell step; its VJP's VJP shares ``_forward``/``_cell_adjoint`` with the
+    scan) against one step of the literal loop: values, and derivatives up to third order by finite
+    differences."""
+    from pola_nb.sampled.fused import gru_gates
+
+    ai, wh, bn, w = _inputs(6, T=2)
+    h = np.random.default_rng(7).standard_normal((ai.shape[1], wh.shape[0]))
+
+    def step(a, v, c, h0):
+        return gru_gates(a, anp.dot(h0, v), h0, c)
+
+    ref = _loop(ai, wh, bn)
+    np.testing.assert_allclose(step(ai[1], wh, bn, ref[0]), ref[1], rtol=1e-12, atol=1e-14)
+    check_grads(lambda args: anp.sum(anp.tanh(step(*args)) * w[0]), modes=["rev"], order=3)((ai[0], wh, bn, h))

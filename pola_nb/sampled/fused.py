@@ -25,22 +25,24 @@ import numpy as np
 from autograd.extend import defvjp, defvjp_argnums, primitive
 
 
-def _sig(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+def _sig(x, tanh=np.tanh):
+    return 0.5 * (tanh(0.5 * x) + 1.0)
 
 
 def _split(a, H):
     return a[..., :H], a[..., H:2 * H], a[..., 2 * H:]
 
 
-def _forward(ai, gh, bn):
+def _forward(ai, gh, bn, tanh=np.tanh):
+    """The cell's activations ``r, z, m = gh_n + b_hn, n`` from its pre-activations ``ai``, ``gh``
+    ``(..., 3H)``. ``tanh=anp.tanh`` makes it differentiable (autograd boxes)."""
     H = bn.shape[-1]
     ar, az, an = _split(ai, H)
     gr, gz, gn = _split(gh, H)
-    r = _sig(ar + gr)
-    z = _sig(az + gz)
+    r = _sig(ar + gr, tanh)
+    z = _sig(az + gz, tanh)
     m = gn + bn
-    n = np.tanh(an + r * m)
+    n = tanh(an + r * m)
     return r, z, m, n
 
 
@@ -152,13 +154,9 @@ def _cell_adjoint(c_ai, c_gh, c_h, c_bn, g, h, r, z, m, n):
 def _second_order(argnums, ans, args, kwargs):
     """VJP of :func:`gru_gates_vjp`: cotangents of its outputs -> cotangents of (g, ai, gh, h, bn)."""
     g, ai, gh, h, bn = args
-    H = bn.shape[-1]
 
     def vjp(cots):
-        r = 0.5 * (anp.tanh(0.5 * (ai[..., :H] + gh[..., :H])) + 1.0)
-        z = 0.5 * (anp.tanh(0.5 * (ai[..., H:2 * H] + gh[..., H:2 * H])) + 1.0)
-        m = gh[..., 2 * H:] + bn
-        n = anp.tanh(ai[..., 2 * H:] + r * m)
+        r, z, m, n = _forward(ai, gh, bn, anp.tanh)
         c_g, c_ur, c_uz, c_un, c_m, c_hh = _cell_adjoint(*cots, g, h, r, z, m, n)
         out = (c_g, anp.concatenate([c_ur, c_uz, c_un], axis=-1), anp.concatenate([c_ur, c_uz, c_m], axis=-1),
                c_hh, _unbroadcast(c_m, bn.shape))
