@@ -3,9 +3,10 @@
 - :func:`gru_gates`: all elementwise work of one GRU step as one primitive. Its VJP
   (:func:`gru_gates_vjp`, plain numpy, one pass) is a primitive too, whose own VJP is written out by
   hand with ``autograd.numpy`` operations (``_second_order``), so derivatives of every order exist.
-  The sampler steps with it; the scorer's whole-sequence primitive (:mod:`pola_nb.sampled.scan`)
-  reuses ``_cell_vjp`` and ``_cell_adjoint`` (the same formulas from kept activations) for each step
-  of its sweeps.
+  The sampler steps with it (forward: the fused kernel :func:`pola_kernels.gru.forward_step`). The
+  cell's arithmetic is written once, as the scalar bodies of :mod:`pola_kernels.gru`, which run
+  here on arrays and autograd boxes and, compiled, inside the kernels of the scorer's
+  whole-sequence primitive (:mod:`pola_nb.sampled.scan`).
 - ``mm_nn``/``mm_nt``/``mm_tn``: matrix products that are each other's VJPs (BLAS calls on views at
   every order, no ``tensordot`` copies). ``FLOPS`` counts them for the benchmarks. ``mm_known`` is
   ``mm_nn`` with the product supplied by the caller.
@@ -23,27 +24,22 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defvjp, defvjp_argnums, primitive
+from pola_kernels import gru as kernels
+from pola_kernels._compile import _rebind
 
-
-def _sig(x, tanh=np.tanh):
-    return 0.5 * (tanh(0.5 * x) + 1.0)
+#: The cell's activations on arrays and autograd boxes alike: the kernels' body with autograd's tanh.
+_gates_body = _rebind(kernels.gates, {**vars(kernels), "tanh": anp.tanh}, "gates_autograd")
 
 
 def _split(a, H):
     return a[..., :H], a[..., H:2 * H], a[..., 2 * H:]
 
 
-def _forward(ai, gh, bn, tanh=np.tanh):
+def _forward(ai, gh, bn):
     """The cell's activations ``r, z, m = gh_n + b_hn, n`` from its pre-activations ``ai``, ``gh``
-    ``(..., 3H)``. ``tanh=anp.tanh`` makes it differentiable (autograd boxes)."""
+    ``(..., 3H)`` (differentiable: autograd boxes pass through)."""
     H = bn.shape[-1]
-    ar, az, an = _split(ai, H)
-    gr, gz, gn = _split(gh, H)
-    r = _sig(ar + gr, tanh)
-    z = _sig(az + gz, tanh)
-    m = gn + bn
-    n = tanh(an + r * m)
-    return r, z, m, n
+    return _gates_body(*_split(ai, H), *_split(gh, H), bn)
 
 
 def _reduced_axes(shape, target):
@@ -62,8 +58,12 @@ def _unbroadcast(x, target):
 
 
 def _gates_np(ai, gh, h, bn):
-    r, z, m, n = _forward(ai, gh, bn)
-    return n + z * (h - n)
+    """One fused pass (:func:`pola_kernels.gru.forward_step`) over ``B`` cells; plain arrays."""
+    dtype = np.result_type(ai, gh, h, bn)
+    ai, gh, h, bn = (np.ascontiguousarray(x, dtype) for x in (ai, gh, h, bn))
+    act, h_new = np.empty((4, *h.shape), dtype), np.empty(h.shape, dtype)
+    kernels.forward_step(ai, gh, h, bn, *act, h_new)
+    return h_new
 
 
 @primitive
@@ -78,14 +78,7 @@ def gru_gates_vjp(g, ai, gh, h, bn):
     return _gates_vjp_np(g, ai, gh, h, bn)
 
 
-def _cell_vjp(g, h, r, z, m, n):
-    """The cell's VJP from its activations ``r, z, m, n`` ``(B, H)``: cotangents of the r, z, n
-    pre-activations, of ``m = gh_n + b_hn`` and of the carry ``h`` (direct path), each ``(B, H)``."""
-    dn = g * (1.0 - z)
-    dun = dn * (1.0 - n * n)
-    dur = dun * m * r * (1.0 - r)
-    duz = g * (h - n) * z * (1.0 - z)
-    return dur, duz, dun, dun * r, g * z
+_cell_vjp = kernels.cell_vjp
 
 
 def _gates_vjp_parts(g, ai, gh, h, bn):
@@ -113,42 +106,13 @@ defvjp_argnums(gru_gates, _gates_vjp_maker)
 
 
 def _cell_adjoint(c_ai, c_gh, c_h, c_bn, g, h, r, z, m, n):
-    """Adjoint of the cell's VJP (the reverse sweep through :func:`_cell_vjp`), from the activations.
-
-    ``c_ai``, ``c_gh`` ``(B, 3H)``, ``c_h`` ``(B, H)``, ``c_bn`` ``(H,)``: cotangents of the VJP's outputs
-    ``d_ai = [dur, duz, dun]``, ``d_gh = [dur, duz, dm]``, ``d_h = g z``, ``d_bn = sum_b dm``. Returns the
-    cotangents ``(c_g, c_ur, c_uz, c_un, c_m, c_h_in)`` of ``g``, of the r, z, n pre-activations, of ``m``
-    and of the carry ``h``, each ``(B, H)``. Arithmetic only, so it runs on plain arrays (the scan's
-    second order) and on autograd boxes alike.
-    """
+    """:func:`pola_kernels.gru.cell_adjoint` for the cotangents of the VJP's outputs ``d_ai = [dur, duz,
+    dun]``, ``d_gh = [dur, duz, dm]`` (``c_ai``, ``c_gh`` ``(B, 3H)``), ``d_h = g z`` (``c_h`` ``(B, H)``) and
+    ``d_bn = sum_b dm`` (``c_bn`` ``(H,)``). Arithmetic only (plain arrays and autograd boxes)."""
     H = r.shape[-1]
-    sr, sz, sn = r * (1.0 - r), z * (1.0 - z), 1.0 - n * n
-    dn = g * (1.0 - z)
-    dz = g * (h - n)
-    dun = dn * sn
-    dr = dun * m
-    u_r = c_ai[..., :H] + c_gh[..., :H]
-    u_z = c_ai[..., H:2 * H] + c_gh[..., H:2 * H]
-    u_n = c_ai[..., 2 * H:]
-    c_dm = c_gh[..., 2 * H:] + c_bn
-    # dur = dr * sr ; duz = dz * sz ; dm = dun * r ; dr = dun * m
-    c_dr = u_r * sr
-    c_r = u_r * dr * (1.0 - 2.0 * r) + c_dm * dun
-    c_dz = u_z * sz
-    c_z = u_z * dz * (1.0 - 2.0 * z) + c_h * g
-    c_dun = u_n + c_dm * r + c_dr * m
-    c_m = c_dr * dun
-    # dun = dn * sn ; dz = g (h - n) ; dn = g (1 - z) ; d_h = g z
-    c_dn = c_dun * sn
-    c_n = c_dun * dn * (-2.0 * n) - c_dz * g
-    c_g = c_h * z + c_dz * (h - n) + c_dn * (1.0 - z)
-    c_hh = c_dz * g
-    c_z = c_z - c_dn * g
-    # forward intermediates -> inputs: n = tanh(an + r m) ; m = gn + bn ; r, z sigmoids
-    c_un = c_n * sn
-    c_r = c_r + c_un * m
-    c_m = c_m + c_un * r
-    return c_g, c_r * sr, c_z * sz, c_un, c_m, c_hh
+    a_r, a_z, a_n = _split(c_ai, H)
+    g_r, g_z, g_n = _split(c_gh, H)
+    return kernels.cell_adjoint(a_r + g_r, a_z + g_z, a_n, g_n + c_bn, c_h, g, h, r, z, m, n)
 
 
 def _second_order(argnums, ans, args, kwargs):
@@ -156,7 +120,7 @@ def _second_order(argnums, ans, args, kwargs):
     g, ai, gh, h, bn = args
 
     def vjp(cots):
-        r, z, m, n = _forward(ai, gh, bn, anp.tanh)
+        r, z, m, n = _forward(ai, gh, bn)
         c_g, c_ur, c_uz, c_un, c_m, c_hh = _cell_adjoint(*cots, g, h, r, z, m, n)
         out = (c_g, anp.concatenate([c_ur, c_uz, c_un], axis=-1), anp.concatenate([c_ur, c_uz, c_m], axis=-1),
                c_hh, _unbroadcast(c_m, bn.shape))

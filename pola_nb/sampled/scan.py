@@ -30,8 +30,9 @@ import weakref
 
 import numpy as np
 from autograd.extend import Box, defvjp_argnums, primitive
+from pola_kernels import gru as kernels
 
-from pola_nb.sampled.fused import _cell_adjoint, _cell_vjp, _unbroadcast_np, mm_nn, mm_nt, mm_tn
+from pola_nb.sampled.fused import mm_nn, mm_nt, mm_tn
 
 
 def _previous(hs: np.ndarray) -> np.ndarray:
@@ -42,26 +43,12 @@ def _previous(hs: np.ndarray) -> np.ndarray:
     return hp
 
 
-def _sigmoid_inplace(x: np.ndarray) -> None:
-    x *= 0.5
-    np.tanh(x, out=x)
-    x += 1.0
-    x *= 0.5
-
-
 def _activations(ai, gh, bn, act):
     """The cell's activations ``r, z, m, n`` (``m = gh_n + b_hn``) for the pre-activations ``ai``,
     ``gh`` ``(..., 3H)``, written into ``act`` ``(4, ..., H)`` (each one contiguous) and returned."""
     H = bn.shape[-1]
-    r, z, m, n = act
-    np.add(ai[..., :H], gh[..., :H], out=r)
-    _sigmoid_inplace(r)
-    np.add(ai[..., H:2 * H], gh[..., H:2 * H], out=z)
-    _sigmoid_inplace(z)
-    np.add(gh[..., 2 * H:], bn, out=m)
-    np.multiply(r, m, out=n)
-    n += ai[..., 2 * H:]
-    np.tanh(n, out=n)
+    rows = [np.ascontiguousarray(x).reshape(-1, 3 * H) for x in (ai, gh)]
+    kernels.activations(*rows, bn, *(a.reshape(-1, H) for a in act))
     return act
 
 
@@ -91,30 +78,32 @@ def gru_scan(ai, wh, bn, known=None):
         return hs
     T, B, H = ai.shape[0], ai.shape[1], wh.shape[0]
     dtype = np.result_type(ai, wh)
+    ai, bn = np.ascontiguousarray(ai, dtype), np.ascontiguousarray(bn, dtype)
     act, hs = np.empty((4, T, B, H), dtype), np.empty((T, B, H), dtype)
-    h = np.zeros((B, H), dtype)
+    h, gh = np.zeros((B, H), dtype), np.zeros((B, 3 * H), dtype)
     for t in range(T):
-        gh = mm_nn(h, wh) if t else np.zeros((B, 3 * H), dtype)
-        r, z, _, n = _activations(ai[t], gh, bn, act[:, t])
-        h = hs[t] = n + z * (h - n)
+        if t:
+            gh = mm_nn(h, wh)
+        kernels.forward_step(ai[t], gh, h, bn, *act[:, t], hs[t])
+        h = hs[t]
     _remember(_ACT, hs, act)
     return hs
 
 
 def _reverse_sweep(G, act, wh, hp):
-    """The first-order sweep: ``(d_ai, d_gh, g)``, where ``g_t = G_t + c_{t+1}`` is the total cotangent
-    of ``h_t`` (kept for the second order). All ``(T, B, .)``."""
+    """The first-order sweep: ``(d_ai, d_gh, g, d_bn)``, where ``g_t = G_t + c_{t+1}`` is the total
+    cotangent of ``h_t`` (kept for the second order); ``(T, B, .)``, and ``d_bn`` ``(H,)`` float64."""
     T, B, H = G.shape
+    G = np.ascontiguousarray(G)
     d_ai, d_gh, gs = np.empty((T, B, 3 * H), act.dtype), np.empty((T, B, 3 * H), act.dtype), np.empty_like(G)
-    c = np.zeros_like(G[0])
+    cm, dh, dh_next = np.zeros_like(G[0]), np.empty_like(G[0]), np.zeros_like(G[0])
+    d_bn = np.zeros(H)
     for t in range(T - 1, -1, -1):
-        g = gs[t] = G[t] + c
-        dur, duz, dun, dm, dh = _cell_vjp(g, hp[t], *act[:, t])
-        d_ai[t, :, :H], d_ai[t, :, H:2 * H], d_ai[t, :, 2 * H:] = dur, duz, dun
-        d_gh[t, :, :H], d_gh[t, :, H:2 * H], d_gh[t, :, 2 * H:] = dur, duz, dm
+        kernels.vjp_step(G[t], cm, dh_next, hp[t], *act[:, t], d_ai[t], d_gh[t], gs[t], dh, d_bn)
         if t:  # the cotangent of the zero start carry is not needed
-            c = dh + mm_nt(d_gh[t], wh)
-    return d_ai, d_gh, gs
+            cm = mm_nt(d_gh[t], wh)
+            dh, dh_next = dh_next, dh
+    return d_ai, d_gh, gs, d_bn
 
 
 def _sweep_inputs(ai, wh, bn, hs):
@@ -139,10 +128,9 @@ _SWEEPS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 def gru_scan_vjp(G, ai, wh, bn, hs):
     """Cotangents ``(d_ai, d_wh, d_bn)`` of :func:`gru_scan` for the output cotangent ``G`` ``(T, B, H)``."""
     hp, act = _sweep_inputs(ai, wh, bn, hs)
-    d_ai, d_gh, gs = _reverse_sweep(G, act, wh, hp)
+    d_ai, d_gh, gs, d_bn = _reverse_sweep(G, act, wh, hp)
     _remember(_SWEEPS, d_ai, (hp, act, d_gh, gs))
-    H = wh.shape[0]
-    return d_ai, mm_tn(hp, d_gh), d_gh[..., 2 * H:].sum(axis=(0, 1))
+    return d_ai, mm_tn(hp, d_gh), d_bn.astype(bn.dtype)
 
 
 def _scan_vjp_maker(argnums, ans, args, kwargs):
@@ -175,27 +163,23 @@ def _scan_second_order(argnums, ans, args, kwargs):
             hp, act, d_gh, gs = memo
         else:
             hp, act = _sweep_inputs(ai, wh, bn, hs)
-            _, d_gh, gs = _reverse_sweep(G, act, wh, hp)
+            _, d_gh, gs, _ = _reverse_sweep(G, act, wh, hp)
         base = mm_nn(hp, C_wh)  # the d_wh output's share of each step's d_gh cotangent
-        need_wh, need_hs = 2 in argnums, 4 in argnums
-        H = wh.shape[0]
-        b_G, b_ai, b_gh = np.empty_like(G), np.empty_like(ai), np.empty_like(d_gh)
-        b_hp, b_c = np.empty_like(hs), np.empty_like(hs)
-        b_bn = np.zeros_like(bn)
-        bc = np.zeros_like(G[0])
+        C_ai, C_bn = np.ascontiguousarray(C_ai), np.ascontiguousarray(C_bn)
+        b_G, b_ai = np.empty(G.shape, G.dtype), np.empty(ai.shape, ai.dtype)
+        b_gh, b_hp = np.empty(d_gh.shape, d_gh.dtype), np.empty(hs.shape, hs.dtype)
+        b_bn = np.zeros(bn.shape)
+        bc, cm = np.zeros_like(G[0]), np.zeros_like(d_gh[0])
         for t in range(G.shape[0]):
-            b_c[t] = bc
-            c_gh = base[t] + mm_nn(bc, wh) if t else base[t]
-            c_g, c_ur, c_uz, c_un, c_m, b_hp[t] = _cell_adjoint(C_ai[t], c_gh, bc, C_bn, gs[t], hp[t],
-                                                                 *act[:, t])
-            b_G[t] = bc = c_g
-            b_ai[t, :, :H], b_ai[t, :, H:2 * H], b_ai[t, :, 2 * H:] = c_ur, c_uz, c_un
-            b_gh[t, :, :H], b_gh[t, :, H:2 * H], b_gh[t, :, 2 * H:] = c_ur, c_uz, c_m
-            b_bn += _unbroadcast_np(c_m, bn.shape)
-        out = {0: b_G, 1: b_ai, 3: b_bn}
-        if need_wh:  # only the cotangents asked for: the matrix products below are a third of the work
-            out[2] = mm_tn(hp, b_gh) + mm_tn(b_c, d_gh)
-        if need_hs:
+            if t:
+                cm = mm_nn(bc, wh)
+            kernels.adjoint_step(C_ai[t], base[t], cm, bc, C_bn, gs[t], hp[t], *act[:, t], b_ai[t], b_gh[t], b_G[t],
+                                 b_hp[t], b_bn)
+            bc = b_G[t]
+        out = {0: b_G, 1: b_ai, 3: b_bn.astype(bn.dtype)}
+        if 2 in argnums:  # only the cotangents asked for: the matrix products below are a third of the work
+            out[2] = mm_tn(hp, b_gh) + mm_tn(_previous(b_G), d_gh)  # b_G[t - 1] = cotangent of c_t
+        if 4 in argnums:
             b_hp += mm_nt(b_gh, wh) + mm_nt(d_gh, C_wh)
             b_hs = out[4] = np.zeros_like(hs)
             b_hs[:-1] = b_hp[1:]
