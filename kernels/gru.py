@@ -37,13 +37,14 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
+from pola_kernels import config
 from pola_kernels._compile import _rebind
 
 #: No reassociation (sums keep their order; results do not depend on vector width), but FMA
 #: contraction, reciprocal division and signed zeros are allowed.
 FASTMATH = frozenset({"contract", "arcp", "nsz"})
 _SCALAR = dict(inline="always", fastmath=set(FASTMATH), error_model="numpy")
-_KERNEL = dict(cache=True, fastmath=set(FASTMATH), error_model="numpy")
+_KERNEL = dict(cache=config.CACHE, fastmath=set(FASTMATH), error_model="numpy")
 
 # ------------------------------------------------------------------ float32 transcendentals
 

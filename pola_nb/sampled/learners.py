@@ -153,21 +153,29 @@ def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: H
 
 
 def lookahead(arch: Architecture, my_pol, opp0: Agent, me: int, hp: Hyper, rollout: Rollout,
-              rng: np.random.Generator) -> Agent:
+              rng: np.random.Generator, value_last: bool = True) -> Agent:
     """The opponent after ``inner_steps`` chained SGD steps on its own KL-penalised loss.
 
     Differentiable w.r.t. ``my_pol`` (second order through every step); each step starts from the
-    previous step's result and plays a fresh rollout against ``my_pol``.
+    previous step's result and plays a fresh rollout against ``my_pol``. ``value_last=False`` skips
+    the value net's last step (its value parameters are then those after ``inner_steps - 1`` steps):
+    the outer objective reads only the looked-ahead policy, and the value net's derivative costs as
+    much as the policy's.
     """
     opp = opp0
     lr = {"pol": hp.lr_in, "val": hp.lr_v}
-    for _ in range(hp.inner_steps):
+    for k in range(hp.inner_steps):
         traj, rec = play(arch, me, my_pol, opp["pol"], hp, rollout, rng)
 
         def inner_loss(o, traj=traj, rec=rec):
             return agent_loss(arch, o, my_pol, traj, 1 - me, hp, opp0["pol"], hp.inner_beta, rec)
 
-        opp = tree.sgd_step(opp, grad(inner_loss)(opp), lr)
+        if value_last or k < hp.inner_steps - 1:
+            opp = tree.sgd_step(opp, grad(inner_loss)(opp), lr)
+        else:
+            val = opp["val"]
+            g = grad(lambda p, val=val, inner_loss=inner_loss: inner_loss({"pol": p, "val": val}))(opp["pol"])
+            opp = {"pol": tree.sgd_step(opp["pol"], g, hp.lr_in), "val": val}
     return opp
 
 
@@ -179,7 +187,8 @@ def outer_loss(arch: Architecture, cur: Agent, ref_pol, opp0: Agent, me: int, hp
     isolate the opponent-shaping term in the estimator check).
     """
     # naive learning (lr_in = 0): the opponent does not move, so its lookahead is skipped
-    opp = lookahead(arch, cur["pol"], opp0, me, hp, rollout, rng) if hp.inner_steps and hp.lr_in > 0 else opp0
+    opp = (lookahead(arch, cur["pol"], opp0, me, hp, rollout, rng, value_last=False)
+           if hp.inner_steps and hp.lr_in > 0 else opp0)
     if not shape_opponent:
         opp = tree.stop(opp)
     traj, rec = play(arch, me, cur["pol"], opp["pol"], hp, rollout, rng)
