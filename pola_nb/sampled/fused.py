@@ -175,6 +175,13 @@ defvjp(mm_nt, lambda ans, g, w: lambda G: mm_nn(G, w), lambda ans, g, w: lambda 
 defvjp(mm_tn, lambda ans, x, g: lambda G: mm_nt(g, G), lambda ans, x, g: lambda G: mm_nn(x, G))
 
 
+def mm_into(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``x @ w`` written into ``out`` ``(..., m)`` (plain arrays, no derivative; counted in ``FLOPS``)."""
+    _count(2 * x.size * w.shape[1])
+    np.matmul(x, w, out=out)
+    return out
+
+
 @primitive
 def mm_known(x, w, value):
     """``x @ w`` whose value the caller already has (``value``, e.g. from the sampler's pass): nothing

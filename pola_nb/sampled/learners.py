@@ -88,15 +88,17 @@ def ordered(me: int, mine, other) -> list:
     return [mine, other] if me == 0 else [other, mine]
 
 
-def samplers(arch: Architecture, me: int, my_pol, other_pol, record: bool = False) -> list[PolicySampler]:
-    return ordered(me, PolicySampler(arch.policy, my_pol, record), PolicySampler(arch.policy, other_pol, record))
+def samplers(arch: Architecture, me: int, my_pol, other_pol, record: bool = False,
+             steps: int | None = None) -> list[PolicySampler]:
+    return ordered(me, *(PolicySampler(arch.policy, p, record, steps) for p in (my_pol, other_pol)))
 
 
 def play(arch: Architecture, me: int, my_pol, other_pol, hp: Hyper, rollout: Rollout,
          rng: np.random.Generator) -> tuple[Any, list[Recording | None]]:
     """One fresh batch of ``hp.batch_size`` episodes, and the two samplers' recordings (game order)
     so that scoring these policies on it does not redo their forward passes."""
-    players = samplers(arch, me, my_pol, other_pol, record=True)
+    players = samplers(arch, me, my_pol, other_pol, record=True, steps=getattr(getattr(rollout, "game", None),
+                                                                                 "steps", None))
     traj = rollout(players, hp.batch_size, rng)
     return traj, [p.recording() for p in players]
 

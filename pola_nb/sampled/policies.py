@@ -30,9 +30,10 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
+from pola_kernels import gru as kernels
 
 from pola_nb.errors import require
-from pola_nb.sampled.fused import gru_gates, mm_known, mm_nn
+from pola_nb.sampled.fused import gru_gates, mm_into, mm_known, mm_nn
 from pola_nb.sampled.scan import gru_scan
 
 Params = dict[str, Any]
@@ -189,15 +190,18 @@ class GRUNet(Net):
         return dict(params, gates=self._gate_weights(params))
 
     def step(self, params: Params, carry, x):
-        out, h, _ = self.step_parts(params, carry, x)
-        return out, h
-
-    def step_parts(self, params: Params, carry, x):
-        """:meth:`step` that also returns its pieces ``(x @ W_i, h @ W_h)``, each ``(B, 3H)``."""
         wi, bi, wh = self._gate_weights(params)
-        xw, gh = mm(self._embed(params, x), wi), mm(carry, wh)
-        h = gru_gates(xw + bi, gh, carry, params["hn_b"])
-        return mm(h, params["head_w"]) + params["head_b"], h, (xw, gh)
+        h = gru_gates(mm(self._embed(params, x), wi) + bi, mm(carry, wh), carry, params["hn_b"])
+        return mm(h, params["head_w"]) + params["head_b"], h
+
+    def step_into(self, params: Params, carry: np.ndarray, x: np.ndarray, tape: Tape, t: int):
+        """:meth:`step` on plain arrays that keeps its forward pass in row ``t`` of ``tape``: the input
+        side ``x @ W_i``, the activations and the new carry (which it returns, a view into the tape)."""
+        wi, bi, wh = self._gate_weights(params)
+        xw = mm_into(self._embed(params, x), wi, tape.xw[t])
+        h = tape.hs[t]
+        kernels.forward_step(xw + bi, mm(carry, wh), carry, params["hn_b"], *tape.act[:, t], h)
+        return mm(h, params["head_w"]) + params["head_b"], h
 
     def hidden_states(self, params: Params, obs, known: Recording | None = None):
         """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fast path: the
@@ -206,7 +210,7 @@ class GRUNet(Net):
         wi, bi, wh = self._gate_weights(params)
         x = self._embed(params, obs)
         if known is not None and known.matches(params, obs):
-            return gru_scan(mm_known(x, wi, known.xw) + bi, wh, params["hn_b"], known=(known.hs, known.gh))
+            return gru_scan(mm_known(x, wi, known.xw) + bi, wh, params["hn_b"], known=(known.hs, known.act))
         return gru_scan(mm(x, wi) + bi, wh, params["hn_b"])
 
     def reference_hidden_states(self, params: Params, obs):
@@ -379,10 +383,38 @@ def _address(a: np.ndarray) -> tuple[int, int]:
     return a.__array_interface__["data"][0], a.strides[0] if a.ndim else 0
 
 
+class Tape:
+    """Buffers a recording GRU sampler writes each step into: ``xw`` ``(S, B, 3H)``, ``act``
+    ``(4, S, B, H)`` and ``hs`` ``(S, B, H)`` for up to ``S`` steps (doubled when a rollout is longer)."""
+
+    def __init__(self, steps: int, batch: int, hidden: int, dtype=F32):
+        self.xw = np.empty((steps, batch, 3 * hidden), dtype)
+        self.act = np.empty((4, steps, batch, hidden), dtype)
+        self.hs = np.empty((steps, batch, hidden), dtype)
+
+    def reserve(self, t: int) -> None:
+        """Make row ``t`` exist (copying into twice the length if needed)."""
+        S = self.hs.shape[0]
+        if t < S:
+            return
+        for name, axis in (("xw", 0), ("act", 1), ("hs", 0)):
+            old = getattr(self, name)
+            shape = list(old.shape)
+            shape[axis] = 2 * S
+            new = np.empty(shape, old.dtype)
+            new[(slice(None),) * axis + (slice(0, S),)] = old
+            setattr(self, name, new)
+
+    def upto(self, T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first ``T`` steps ``(xw, act, hs)`` (views; each ``act[k]`` contiguous)."""
+        return self.xw[:T], self.act[:, :T], self.hs[:T]
+
+
 @dataclass
 class Recording:
-    """A GRU sampler's forward pass over one rollout, each ``(T, B, .)``: ``xw`` = the input side
-    ``embed(o_t) @ W_i`` (no bias), ``gh`` = ``h_{t-1} @ W_h`` and ``hs`` = the carries ``h_t``.
+    """A GRU sampler's forward pass over one rollout: ``xw`` ``(T, B, 3H)`` = the input side
+    ``embed(o_t) @ W_i`` (no bias), ``act`` ``(4, T, B, H)`` = the cell activations ``r, z, m, n``
+    (:mod:`pola_kernels.gru`) and ``hs`` ``(T, B, H)`` = the carries ``h_t``.
 
     It stands for the scorer's forward only for the very parameter arrays that played (``params``,
     compared by identity) on the very observation rows they saw (same memory, kept alive by
@@ -393,7 +425,7 @@ class Recording:
     owner: np.ndarray
     start: tuple[int, int]
     xw: np.ndarray
-    gh: np.ndarray
+    act: np.ndarray
     hs: np.ndarray
 
     def matches(self, params: Params, obs) -> bool:
@@ -407,28 +439,34 @@ class PolicySampler:
 
     ``act(obs (B, n_in) float32, last_reward (B,), u (B,) float32 uniforms) -> actions (B,) int32``
     draws from the categorical distribution by inverting its CDF at ``u``; the net's carry is kept.
-    ``record=True`` (GRU nets) keeps the forward pass for :meth:`recording`.
+    ``record=True`` (GRU nets) keeps the forward pass for :meth:`recording`, in a :class:`Tape` sized
+    for ``steps`` steps (grown if the rollout is longer).
     """
 
-    def __init__(self, net: Net, params: Params, record: bool = False):
+    def __init__(self, net: Net, params: Params, record: bool = False, steps: int | None = None):
         self.net = net
         self.params = {k: np.asarray(getval(v), F32) for k, v in params.items()}
         self._stepping = net.prepare(self.params)
         self.carry = None
-        self.record = record and hasattr(net, "step_parts")
-        self._steps: list = []
+        self.record = record and hasattr(net, "step_into")
+        self._steps = steps or 64
+        self._tape: Tape | None = None
+        self._t = 0
         self._seen: list[np.ndarray] = []
 
     def reset(self, batch: int) -> None:
         self.carry = self.net.start(batch)
-        self._steps, self._seen = [], []
+        self._tape, self._t, self._seen = None, 0, []
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         if not self.record:
             out, self.carry = self.net.step(self._stepping, self.carry, obs)
             return out
-        out, self.carry, (xw, gh) = self.net.step_parts(self._stepping, self.carry, obs)
-        self._steps.append((xw, gh, self.carry))
+        if self._tape is None:
+            self._tape = Tape(self._steps, obs.shape[0], self.carry.shape[-1])
+        self._tape.reserve(self._t)
+        out, self.carry = self.net.step_into(self._stepping, self.carry, obs, self._tape, self._t)
+        self._t += 1
         if len(self._seen) < 2:
             self._seen.append(obs)
         return out
@@ -439,8 +477,7 @@ class PolicySampler:
         if len(self._seen) < 2 or self._seen[0].base is None or self._seen[1].base is not self._seen[0].base:
             return None
         first, second = _address(self._seen[0])[0], _address(self._seen[1])[0]
-        xw, gh, hs = (np.stack(a) for a in zip(*self._steps, strict=True))
-        return Recording(self.params, self._seen[0].base, (first, second - first), xw, gh, hs)
+        return Recording(self.params, self._seen[0].base, (first, second - first), *self._tape.upto(self._t))
 
     def act(self, obs: np.ndarray, last_reward: np.ndarray | None = None,
             u: np.ndarray | None = None) -> np.ndarray:

@@ -53,11 +53,9 @@ def _activations(ai, gh, bn, act):
 
 
 #: Each forward's activations ``(4, T, B, H)`` by ``id`` of the carries ``hs`` it returned, kept while
-#: ``hs`` lives: both derivative sweeps read them instead of recomputing the gates. For a recurrence
-#: the sampler played (``known``), its pre-activations ``gh`` ``(T, B, 3H)`` instead (``_GH``): the
-#: activations are computed, in one pass over all steps, only if a derivative is asked for.
+#: ``hs`` lives: both derivative sweeps read them instead of recomputing the gates. A recurrence the
+#: sampler played (``known``) comes with the activations the sampler kept.
 _ACT: dict[int, np.ndarray] = {}
-_GH: dict[int, np.ndarray] = {}
 
 
 def _remember(memo: dict, key_array: np.ndarray, value) -> None:
@@ -69,12 +67,13 @@ def _remember(memo: dict, key_array: np.ndarray, value) -> None:
 def gru_scan(ai, wh, bn, known=None):
     """Carries ``(T, B, H)`` after each step, from a zero carry (see the module docstring).
 
-    ``known = (hs, gh)``: the carries and recurrent pre-activations of this very recurrence, computed
-    elsewhere (by the sampler that played these steps); they are returned instead of recomputed.
+    ``known = (hs, act)``: the carries ``(T, B, H)`` and activations ``(4, T, B, H)`` of this very
+    recurrence, computed elsewhere (by the sampler that played these steps); they are returned
+    instead of recomputed.
     """
     if known is not None:
-        hs, gh = known
-        _remember(_GH, hs, gh)
+        hs, act = known
+        _remember(_ACT, hs, act)
         return hs
     T, B, H = ai.shape[0], ai.shape[1], wh.shape[0]
     dtype = np.result_type(ai, wh)
@@ -111,10 +110,7 @@ def _sweep_inputs(ai, wh, bn, hs):
     hp = _previous(hs)
     act = _ACT.get(id(hs))
     if act is None:
-        gh = _GH.get(id(hs))
-        if gh is None:
-            gh = mm_nn(hp, wh)
-        act = _activations(ai, gh, bn, np.empty((4, *hs.shape), hs.dtype))
+        act = _activations(ai, mm_nn(hp, wh), bn, np.empty((4, *hs.shape), hs.dtype))
     return hp, act
 
 
