@@ -159,19 +159,21 @@ _cell_adjoint = njit(**_SCALAR)(cell_adjoint)
 
 
 @njit(**_KERNEL)
-def activations(ai, gh, bn, r, z, m, n):
-    """Write the activations of ``B`` cells: ``ai``, ``gh`` ``(B, 3H)``, ``bn`` ``(H,)``; out ``(B, H)`` each."""
+def activations(xw, bi, gh, bn, r, z, m, n):
+    """Write the activations of ``B`` cells with input-side pre-activations ``ai = xw + bi``: ``xw``,
+    ``gh`` ``(B, 3H)``, ``bi`` ``(3H,)``, ``bn`` ``(H,)``; out ``(B, H)`` each."""
     B, H = r.shape
     for b in range(B):
         for j in range(H):
-            r[b, j], z[b, j], m[b, j], n[b, j] = _gates(ai[b, j], ai[b, H + j], ai[b, 2 * H + j], gh[b, j],
+            r[b, j], z[b, j], m[b, j], n[b, j] = _gates(xw[b, j] + bi[j], xw[b, H + j] + bi[H + j],
+                                                        xw[b, 2 * H + j] + bi[2 * H + j], gh[b, j],
                                                         gh[b, H + j], gh[b, 2 * H + j], bn[j])
 
 
 @njit(**_KERNEL)
-def forward_step(ai, gh, h, bn, r, z, m, n, h_out):
+def forward_step(xw, bi, gh, h, bn, r, z, m, n, h_out):
     """One step of ``B`` cells: :func:`activations` and the new carry ``h_out = n + z (h - n)`` ``(B, H)``."""
-    activations(ai, gh, bn, r, z, m, n)
+    activations(xw, bi, gh, bn, r, z, m, n)
     B, H = h.shape
     for b in range(B):
         for j in range(H):
@@ -179,14 +181,15 @@ def forward_step(ai, gh, h, bn, r, z, m, n, h_out):
 
 
 @njit(**_KERNEL)
-def vjp_step(G, cm, dh_next, h, r, z, m, n, d_ai, d_gh, g, dh, d_bn):
+def vjp_step(G, cm, dh_next, h, r, z, m, n, d_ai, d_gh, g, dh, d_bi, d_bn):
     """One step of the reverse sweep over ``B`` cells.
 
     The total cotangent of the step's output is ``g = G + cm + dh_next`` (its direct cotangent, and
     the next step's carry cotangent in two parts, ``d_gh_next @ W_h^T`` and the direct ``dh``). Writes
     ``g`` and ``dh`` ``(B, H)``, ``d_ai = [dur, duz, dun]`` and ``d_gh = [dur, duz, dm]`` ``(B, 3H)``, and
-    adds the column sums of ``dm`` to the float64 ``d_bn`` ``(H,)``. Each loop stores one block of
-    each output (recomputing the cheap body; see the module docstring).
+    adds the column sums of ``d_ai`` to the float64 ``d_bi`` ``(3H,)`` and those of ``dm`` to the
+    float64 ``d_bn`` ``(H,)``. Each loop stores one block of each output (recomputing the cheap
+    body; see the module docstring).
     """
     B, H = G.shape
     for b in range(B):
@@ -196,48 +199,56 @@ def vjp_step(G, cm, dh_next, h, r, z, m, n, d_ai, d_gh, g, dh, d_bn):
             dur, duz, dun, dm, dh[b, j] = _cell_vjp(g[b, j], h[b, j], r[b, j], z[b, j], m[b, j], n[b, j])
             d_ai[b, j] = dur
             d_gh[b, 2 * H + j] = dm
+            d_bi[j] += dur
             d_bn[j] += dm
         for j in range(H):
             dur, duz, dun, dm, _ = _cell_vjp(g[b, j], h[b, j], r[b, j], z[b, j], m[b, j], n[b, j])
             d_ai[b, H + j] = duz
             d_gh[b, j] = dur
+            d_bi[H + j] += duz
         for j in range(H):
             dur, duz, dun, dm, _ = _cell_vjp(g[b, j], h[b, j], r[b, j], z[b, j], m[b, j], n[b, j])
             d_ai[b, 2 * H + j] = dun
             d_gh[b, H + j] = duz
+            d_bi[2 * H + j] += dun
 
 
 @njit(**_KERNEL)
-def adjoint_step(C_ai, base, cm, bc, C_bn, g, h, r, z, m, n, b_ai, b_gh, c_g, b_h, b_bn):
+def adjoint_step(C_ai, C_bi, base, cm, bc, C_bn, g, h, r, z, m, n, b_ai, b_gh, c_g, b_h, b_bi, b_bn):
     """One step of the second-order (forward-time) sweep over ``B`` cells: :func:`cell_adjoint` with
-    the cotangents of the step's VJP outputs ``d_ai`` (``C_ai`` ``(B, 3H)``), ``d_gh`` (``base + cm``,
-    both ``(B, 3H)``), ``dh`` (``bc`` ``(B, H)``) and ``d_bn`` (``C_bn`` ``(H,)``).
+    the cotangents of the step's VJP outputs ``d_ai`` (``C_ai + C_bi``, ``(B, 3H)`` and ``(3H,)``: the
+    latter is the cotangent of ``d_bi``, the sum of ``d_ai``), ``d_gh`` (``base + cm``, both ``(B, 3H)``),
+    ``dh`` (``bc`` ``(B, H)``) and ``d_bn`` (``C_bn`` ``(H,)``).
 
     Writes ``b_ai = [c_ur, c_uz, c_un]`` and ``b_gh = [c_ur, c_uz, c_m]`` ``(B, 3H)``, ``c_g`` and
-    ``b_h`` ``(B, H)``, and adds the column sums of ``c_m`` to the float64 ``b_bn`` ``(H,)``.
+    ``b_h`` ``(B, H)``, and adds the column sums of ``b_ai`` to the float64 ``b_bi`` ``(3H,)`` and
+    those of ``c_m`` to the float64 ``b_bn`` ``(H,)``.
     """
     B, H = bc.shape
     for b in range(B):
         for j in range(H):
-            c_g[b, j], c_ur, c_uz, c_un, c_m, b_h[b, j] = _adjoint_at(C_ai, base, cm, bc, C_bn, g, h, r, z, m, n,
-                                                                      b, j, H)
+            c_g[b, j], c_ur, c_uz, c_un, c_m, b_h[b, j] = _adjoint_at(C_ai, C_bi, base, cm, bc, C_bn, g, h, r, z,
+                                                                      m, n, b, j, H)
             b_ai[b, j] = c_ur
             b_gh[b, 2 * H + j] = c_m
+            b_bi[j] += c_ur
             b_bn[j] += c_m
         for j in range(H):
-            _, c_ur, c_uz, c_un, c_m, _ = _adjoint_at(C_ai, base, cm, bc, C_bn, g, h, r, z, m, n, b, j, H)
+            _, c_ur, c_uz, c_un, c_m, _ = _adjoint_at(C_ai, C_bi, base, cm, bc, C_bn, g, h, r, z, m, n, b, j, H)
             b_ai[b, H + j] = c_uz
             b_gh[b, j] = c_ur
+            b_bi[H + j] += c_uz
         for j in range(H):
-            _, c_ur, c_uz, c_un, c_m, _ = _adjoint_at(C_ai, base, cm, bc, C_bn, g, h, r, z, m, n, b, j, H)
+            _, c_ur, c_uz, c_un, c_m, _ = _adjoint_at(C_ai, C_bi, base, cm, bc, C_bn, g, h, r, z, m, n, b, j, H)
             b_ai[b, 2 * H + j] = c_un
             b_gh[b, H + j] = c_uz
+            b_bi[2 * H + j] += c_un
 
 
 @njit(**_SCALAR)
-def _adjoint_at(C_ai, base, cm, bc, C_bn, g, h, r, z, m, n, b, j, H):
-    u_r = C_ai[b, j] + base[b, j] + cm[b, j]
-    u_z = C_ai[b, H + j] + base[b, H + j] + cm[b, H + j]
+def _adjoint_at(C_ai, C_bi, base, cm, bc, C_bn, g, h, r, z, m, n, b, j, H):
+    u_r = C_ai[b, j] + C_bi[j] + base[b, j] + cm[b, j]
+    u_z = C_ai[b, H + j] + C_bi[H + j] + base[b, H + j] + cm[b, H + j]
     c_dm = base[b, 2 * H + j] + cm[b, 2 * H + j] + C_bn[j]
-    return _cell_adjoint(u_r, u_z, C_ai[b, 2 * H + j], c_dm, bc[b, j], g[b, j], h[b, j], r[b, j], z[b, j],
-                         m[b, j], n[b, j])
+    return _cell_adjoint(u_r, u_z, C_ai[b, 2 * H + j] + C_bi[2 * H + j], c_dm, bc[b, j], g[b, j], h[b, j], r[b, j],
+                         z[b, j], m[b, j], n[b, j])

@@ -15,9 +15,10 @@ def _sig(x):
     return 1.0 / (1.0 + anp.exp(-x))
 
 
-def _loop(ai, wh, bn):
+def _loop(xw, bi, wh, bn):
     """The recurrence of spec 2.3 one operation at a time (autograd differentiates it to any order)."""
     H = wh.shape[0]
+    ai = xw + bi
     h = anp.zeros((ai.shape[1], H))
     hs = []
     for t in range(ai.shape[0]):
@@ -31,58 +32,61 @@ def _loop(ai, wh, bn):
 
 
 def _inputs(seed, T=5, B=3, H=4):
+    """``(xw, bi, wh, bn, w)``: GRU inputs and a weighting ``w`` ``(T, B, H)`` of its outputs."""
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((T, B, 3 * H)), 0.6 * rng.standard_normal((H, 3 * H)), rng.standard_normal(H),
-            rng.standard_normal((T, B, H)))
+    return (rng.standard_normal((T, B, 3 * H)), rng.standard_normal(3 * H), 0.6 * rng.standard_normal((H, 3 * H)),
+            rng.standard_normal(H), rng.standard_normal((T, B, H)))
 
 
 def test_values_equal_the_loop():
-    ai, wh, bn, _ = _inputs(0)
-    np.testing.assert_allclose(gru_scan(ai, wh, bn), _loop(ai, wh, bn), rtol=1e-12, atol=1e-14)
+    xw, bi, wh, bn, _ = _inputs(0)
+    np.testing.assert_allclose(gru_scan(xw, bi, wh, bn), _loop(xw, bi, wh, bn), rtol=1e-12, atol=1e-14)
 
 
 def test_first_and_second_derivatives_against_finite_differences():
-    ai, wh, bn, w = _inputs(1)
+    xw, bi, wh, bn, w = _inputs(1)
     # one tuple argument: check_grads differentiates only its first argument
-    check_grads(lambda args: anp.sum(anp.tanh(gru_scan(*args)) * w), modes=["rev"], order=2)((ai, wh, bn))
+    check_grads(lambda args: anp.sum(anp.tanh(gru_scan(*args)) * w), modes=["rev"], order=2)((xw, bi, wh, bn))
+
+
+def nested(scan, xw, bi, wh, bn, w, x, lr=0.3):
+    """A LOLA-like nested derivative: the value and d/dx of ``f(x, wh - lr * d/dwh g(x, wh))``, with the
+    input side and its bias depending on ``x`` in both."""
+
+    def inner(x, v):
+        return anp.sum(w * scan(xw * x, bi * x, v, bn) ** 2)
+
+    def outer(x):
+        v1 = wh - lr * grad(inner, 1)(x, wh)
+        return anp.sum(anp.sin(scan(xw + x, bi - x, v1, bn)) * w)
+
+    return outer(x), grad(outer)(x)
 
 
 def test_nested_derivative_equals_the_loop():
-    """A LOLA-like nested derivative: d/dx of f(x, wh - lr * d/dwh g(x, wh)) with ``ai`` depending on x."""
-    ai, wh, bn, w = _inputs(2)
-    x0 = np.random.default_rng(3).standard_normal(ai.shape[-1])
-
-    def make(scan):
-        def inner(x, v):
-            return anp.sum(w * scan(ai * x, v, bn) ** 2)
-
-        def outer(x):
-            v1 = wh - 0.3 * grad(inner, 1)(x, wh)
-            return anp.sum(anp.sin(scan(ai + x, v1, bn)) * w)
-
-        return grad(outer)(x0)
-
-    np.testing.assert_allclose(make(gru_scan), make(_loop), rtol=1e-10, atol=1e-12)
+    args = _inputs(2)
+    x0 = np.random.default_rng(3).standard_normal(args[0].shape[-1])
+    np.testing.assert_allclose(nested(gru_scan, *args, x0)[1], nested(_loop, *args, x0)[1], rtol=1e-10, atol=1e-12)
 
 
 def test_float32_in_float32_out():
-    ai, wh, bn, w = (a.astype(np.float32) for a in _inputs(4))
+    xw, bi, wh, bn, w = (a.astype(np.float32) for a in _inputs(4))
 
     def f(v):
-        return anp.sum(gru_scan(ai, v, bn) * w)
+        return anp.sum(gru_scan(xw, bi, v, bn) * w)
 
     def g(v):
         return f(v - 0.1 * grad(f)(v))
 
-    assert gru_scan(ai, wh, bn).dtype == np.float32
+    assert gru_scan(xw, bi, wh, bn).dtype == np.float32
     assert grad(g)(wh).dtype == np.float32
 
 
 def test_third_order_is_refused_with_a_clear_error():
-    ai, wh, bn, w = _inputs(5)
+    xw, bi, wh, bn, w = _inputs(5)
 
     def f(v):
-        return anp.sum(gru_scan(ai, v, bn) * w)
+        return anp.sum(gru_scan(xw, bi, v, bn) * w)
 
     def second(v):
         return anp.sum(grad(lambda u: anp.sum(grad(f)(u) ** 2))(v) ** 2)
@@ -97,12 +101,13 @@ def test_single_step_primitive_equals_the_loop_to_third_order():
     differences."""
     from pola_nb.sampled.fused import gru_gates
 
-    ai, wh, bn, w = _inputs(6, T=2)
+    xw, bi, wh, bn, w = _inputs(6, T=2)
+    ai = xw + bi
     h = np.random.default_rng(7).standard_normal((ai.shape[1], wh.shape[0]))
 
     def step(a, v, c, h0):
         return gru_gates(a, anp.dot(h0, v), h0, c)
 
-    ref = _loop(ai, wh, bn)
+    ref = _loop(xw, bi, wh, bn)
     np.testing.assert_allclose(step(ai[1], wh, bn, ref[0]), ref[1], rtol=1e-12, atol=1e-14)
     check_grads(lambda args: anp.sum(anp.tanh(step(*args)) * w[0]), modes=["rev"], order=3)((ai[0], wh, bn, h))

@@ -62,7 +62,7 @@ def _gates_np(ai, gh, h, bn):
     dtype = np.result_type(ai, gh, h, bn)
     ai, gh, h, bn = (np.ascontiguousarray(x, dtype) for x in (ai, gh, h, bn))
     act, h_new = np.empty((4, *h.shape), dtype), np.empty(h.shape, dtype)
-    kernels.forward_step(ai, gh, h, bn, *act, h_new)
+    kernels.forward_step(ai, np.zeros(ai.shape[-1], dtype), gh, h, bn, *act, h_new)
     return h_new
 
 

@@ -200,7 +200,7 @@ class GRUNet(Net):
         wi, bi, wh = self._gate_weights(params)
         xw = mm_into(self._embed(params, x), wi, tape.xw[t])
         h = tape.hs[t]
-        kernels.forward_step(xw + bi, mm(carry, wh), carry, params["hn_b"], *tape.act[:, t], h)
+        kernels.forward_step(xw, bi, mm(carry, wh), carry, params["hn_b"], *tape.act[:, t], h)
         return mm(h, params["head_w"]) + params["head_b"], h
 
     def hidden_states(self, params: Params, obs, known: Recording | None = None):
@@ -210,8 +210,8 @@ class GRUNet(Net):
         wi, bi, wh = self._gate_weights(params)
         x = self._embed(params, obs)
         if known is not None and known.matches(params, obs):
-            return gru_scan(mm_known(x, wi, known.xw) + bi, wh, params["hn_b"], known=(known.hs, known.act))
-        return gru_scan(mm(x, wi) + bi, wh, params["hn_b"])
+            return gru_scan(mm_known(x, wi, known.xw), bi, wh, params["hn_b"], known=(known.hs, known.act))
+        return gru_scan(mm(x, wi), bi, wh, params["hn_b"])
 
     def reference_hidden_states(self, params: Params, obs):
         """The slow, obviously-correct twin of :meth:`hidden_states`: spec 2.3 one operation at a time."""
