@@ -1,4 +1,4 @@
-"""Benchmark of the second-order updates (spec 6): prints one JSON object.
+"""Benchmark of the second-order updates: prints one JSON object.
 
 Measures, at the paper's settings (GRU H=64, layers_before_gru 1, T=50, float32):
 
@@ -20,6 +20,11 @@ extracted to a temporary folder and put first on ``PYTHONPATH``), alternating wi
 configuration by configuration, and adds ``baseline`` (its figures) and ``ratio_vs_baseline`` (this
 checkout's best time over the baseline's): a speed change measured in the same run, under the same
 load. ``--rounds N`` alternates N times and keeps each side's best.
+
+``effective_gflops``: the matrix-product FLOPs of the step as the baseline counts them (this
+checkout's own count without ``--baseline``) over this checkout's best time, so that a formulation
+with fewer FLOPs counts as a faster one; ``effective_fraction_of_1_thread_peak`` relates it to the
+sgemm peak of the same run.
 
 Usage: ``python bench/update_step.py [--repeats N] [--only NAME] [--baseline REV [--rounds N]]``.
 """
@@ -192,6 +197,10 @@ def main() -> None:
     res["matmul_gflop_per_step"] = {k: round(r["matmul_gflop"], 2) for k, r in runs.items()}
     res["achieved_gflops"] = {k: round(r["achieved_gflops"], 1) for k, r in runs.items()
                               if "2workers" not in k}
+    flops_ref = base_runs or runs
+    res["effective_gflops"] = {k: round(flops_ref[k]["matmul_gflop"] / r["s_best"], 1) for k, r in runs.items()
+                               if "2workers" not in k}
+    res["effective_fraction_of_1_thread_peak"] = {k: round(v / peak1, 3) for k, v in res["effective_gflops"].items()}
     res["sgemm_peak_gflops_1_thread"] = round(peak1, 1)
     res["sgemm_peak_gflops_all_threads"] = round(peak_all, 1)
     res["fraction_of_1_thread_peak"] = {k: round(r["achieved_gflops"] / peak1, 3) for k, r in runs.items()
