@@ -108,7 +108,7 @@ def run_one(name: str, repeats: int) -> dict:
         ref = tree.stop(agents[0])
         state = tree.adam_init(ref)
 
-        def work():  # one outer step of agent 1 (spec 3.7 2a-2c)
+        def work():  # one outer step of agent 1: look ahead, score, Adam step
             g = grad(outer_loss, 1)(arch, ref, ref["pol"], agents[1], 0, hp, rollout, rng)
             tree.adam_step(ref, g, state, {"pol": hp.lr_out, "val": hp.lr_v})
 

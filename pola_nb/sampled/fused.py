@@ -14,7 +14,7 @@
 The tests compare values, first and second derivatives with the slow per-operation twin
 (``GRUNet.reference_hidden_states``), and ``check_grads(order=2)``.
 
-Gate layout: ``ai``, ``gh`` are ``(B, 3H)`` with blocks [r, z, n] (spec 2.3):
+Gate layout: ``ai``, ``gh`` are ``(B, 3H)`` with blocks [r, z, n] (flax `GRUCell`):
 ``r = σ(ai_r + gh_r)``, ``z = σ(ai_z + gh_z)``, ``m = gh_n + b_hn``, ``n = tanh(ai_n + r m)``,
 ``h' = n + z (h - n)``.
 """
