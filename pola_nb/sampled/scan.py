@@ -1,6 +1,7 @@
 """The whole GRU recurrence as one autograd primitive, with hand-written first and second derivatives.
 
-``gru_scan(xw, bi, wh, bn) -> hs`` runs the GRU cell (flax `GRUCell`, as in the official code) over all ``T`` steps from a zero carry:
+``gru_scan(xw, bi, wh, bn) -> hs`` runs the GRU cell (flax ``GRUCell``, as in the official code) over
+all ``T`` steps from a zero carry:
 
     ai_t = xw_t + bi                         xw (T, B, 3H): input side x_t @ W_i; bi (3H,): its bias
     gh_t = h_{t-1} @ wh                      wh = [W_hr | W_hz | W_hn]  (H, 3H)
