@@ -33,6 +33,7 @@ Arrays must be C-contiguous; ``B`` rows of any length work (steps or whole seque
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -45,6 +46,12 @@ from pola_kernels._compile import _rebind
 FASTMATH = frozenset({"contract", "arcp", "nsz"})
 _SCALAR = dict(inline="always", fastmath=set(FASTMATH), error_model="numpy")
 _KERNEL = dict(cache=config.CACHE, fastmath=set(FASTMATH), error_model="numpy")
+
+def describe() -> str:
+    """One line for ``pola info``: how the cell kernels compute."""
+    return (f"numba {numba.__version__}, float32 exp/tanh as plain arithmetic, fastmath "
+            f"{'/'.join(sorted(FASTMATH))}, float64 libm tanh")
+
 
 # ------------------------------------------------------------------ float32 transcendentals
 

@@ -1,4 +1,4 @@
-"""``pola info``: versions, numba threading, available backends."""
+"""``pola info``: versions, numba threading, BLAS, the GRU cell kernels, available backends."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def collect_info() -> dict:
         return s
 
     _touch(4)
+    from pola_kernels import gru
+
     return {
         "pola_nb": __version__,
         "numpy": np.__version__,
@@ -38,8 +40,21 @@ def collect_info() -> dict:
         "h5py": h5py.__version__,
         "numba_threading_layer": numba.threading_layer(),
         "numba_threads": numba.get_num_threads(),
+        "blas": _blas(),
+        "gru_cell_kernels": gru.describe(),
         "backends": available_backends(),
     }
+
+
+def _blas() -> str:
+    """numpy's BLAS library and version, as numpy reports them."""
+    import numpy as np
+
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:  # numpy < 1.26 has no dict mode
+        return "unknown"
 
 
 @app.command()
