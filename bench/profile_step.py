@@ -1,0 +1,90 @@
+"""Where the time of one POLA-DiCE outer step goes: cProfile, grouped; prints one JSON object.
+
+Usage: ``python bench/profile_step.py [--game ipd|coin] [--batch B] [--inner-steps K]``
+(defaults: the paper's IPD settings, B 2000, K_in 2; the Coin Game's are B 1000, K_in 4).
+
+The step runs once to warm up, then once under cProfile, single-threaded as in training. Each
+function's own time (``tottime``) goes to one group:
+
+- ``matrix_products``: the BLAS calls (``mm_nn``, ``mm_nt``, ``mm_tn``, ``mm_into`` in ``fused.py``);
+- ``cell_kernels``: the fused GRU cell kernels of ``pola_kernels.gru``;
+- ``rollout_kernels``: the game kernels of ``pola_kernels.ipd`` / ``pola_kernels.coin``;
+- ``autograd``: autograd's tracing and backward-pass bookkeeping, including the numpy ufuncs it
+  calls for the graph's small elementwise nodes (cProfile books a ufunc's time to its caller);
+- ``numpy_other``: numpy functions and reductions called directly (sums, stacking, allocation);
+- ``python_other``: the rest (this library's Python code around the calls).
+
+cProfile adds a few percent of overhead per Python call, most of it to ``autograd``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import time
+
+
+def group(filename: str, name: str) -> str:
+    if filename.endswith("fused.py") and name in ("mm_nn", "mm_nt", "mm_tn", "mm_into"):
+        return "matrix_products"
+    folder, base = os.path.split(filename)
+    if os.path.basename(folder) in ("kernels", "pola_kernels"):
+        return "cell_kernels" if base == "gru.py" else "rollout_kernels"
+    if "autograd" in filename:
+        return "autograd"
+    if "numpy" in filename or filename == "~":
+        return "numpy_other"
+    return "python_other"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--game", choices=("ipd", "coin"), default="ipd")
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--inner-steps", type=int)
+    args = ap.parse_args()
+    batch = args.batch or (2000 if args.game == "ipd" else 1000)
+    inner = args.inner_steps or (2 if args.game == "ipd" else 4)
+
+    import numpy as np
+    from autograd import grad
+
+    from pola_nb.sampled import tree
+    from pola_nb.sampled.learners import game_rollout, outer_loss
+    from pola_nb.sampled.process import training_process
+    from pola_nb.sampled.training import preset_config
+
+    training_process()
+    cfg = preset_config(args.game, "pola-dice", "paper", batch_size=batch, inner_steps=inner)
+    game, arch, hp = cfg.make_game(), cfg.architecture(), cfg.hp
+    rng = np.random.default_rng(0)
+    agents = (arch.init(rng), arch.init(rng))
+    rollout = game_rollout(game)
+    cur = tree.copy(agents[0])
+
+    def step():
+        grad(outer_loss, 1)(arch, cur, agents[0]["pol"], agents[1], 0, hp, rollout, rng)
+
+    step()
+    t = time.perf_counter()
+    step()
+    plain = time.perf_counter() - t
+    prof = cProfile.Profile()
+    prof.runcall(step)
+    stats = pstats.Stats(prof).stats
+    groups: dict[str, float] = {}
+    for (filename, _, name), (_, _, tottime, _, _) in stats.items():
+        key = group(filename, name)
+        groups[key] = groups.get(key, 0.0) + tottime
+    total = sum(groups.values())
+    print(json.dumps({"game": args.game, "batch": batch, "inner_steps": inner, "s_per_outer_step": round(plain, 3),
+                      "profiled_s": round(total, 3),
+                      "fraction": {k: round(v / total, 3) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+                      "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}))
+
+
+if __name__ == "__main__":
+    main()
