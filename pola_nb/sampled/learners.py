@@ -39,6 +39,7 @@ from pola_nb.sampled.policies import (
     taken,
     values,
 )
+from pola_nb.sampled.process import pinned_blas_threads
 
 Agent = dict[str, Any]
 Rollout = Callable[[list, int, np.random.Generator], Any]
@@ -242,12 +243,17 @@ def fit_opponent_model(arch: Architecture, model: Agent, agents: tuple[Agent, Ag
 def agent_step(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, rollout: Rollout,
                seed: int, model: Agent | None = None) -> tuple[Agent, Agent | None]:
     """Agent ``me``'s part of an update with its own random stream ``seed``: for POLA-OM first refit
-    its opponent model, then :func:`update`. Returns ``(new_agent, new_model)``."""
+    its opponent model, then :func:`update`. Returns ``(new_agent, new_model)``.
+
+    Runs with one BLAS thread whatever the calling process's setting (the rounding of the long
+    weight-gradient products depends on the thread count), so the result does not depend on where
+    it runs."""
     rng = np.random.Generator(np.random.PCG64(seed))
-    if hp.uses_opponent_model:
-        require(model is not None, "pola-om needs opponent models")
-        model = fit_opponent_model(arch, model, agents, me, hp, rollout, rng)
-    return update(arch, agents, me, hp, rollout, rng, model), model
+    with pinned_blas_threads(1):
+        if hp.uses_opponent_model:
+            require(model is not None, "pola-om needs opponent models")
+            model = fit_opponent_model(arch, model, agents, me, hp, rollout, rng)
+        return update(arch, agents, me, hp, rollout, rng, model), model
 
 
 def _agent_step(args):

@@ -4,7 +4,10 @@ freed memory kept for reuse.
 - **One thread.** The matrices of the updates are small, and on a shared machine a second BLAS
   thread spins against other processes (measured: (1000, 64) @ (64, 192) runs at ~55 GFLOP/s with
   one thread and ~2 GFLOP/s with two contending ones). Use the second core for the other agent or
-  another seed instead.
+  another seed instead. The thread count also decides how OpenBLAS splits a product with a long
+  contraction axis (the weight gradients ``x.T @ g`` over all ``T * B`` rows) and so how its float32
+  partial sums round: an update pins it with :func:`pinned_blas_threads`, so that it gives the same
+  bits in any process.
 - **Keep freed memory.** An update allocates and frees the same large arrays (a GRU sequence of
   50 × 2000 × 192 float32 is 77 MB) thousands of times. glibc serves blocks above 32 MB with a fresh
   ``mmap`` and returns them with ``munmap``, so every such array costs page faults and page zeroing
@@ -17,35 +20,77 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _NAMES = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads_64_",
           "openblas_set_num_threads64_", "openblas_set_num_threads")
+_GET_NAMES = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads_64_",
+              "openblas_get_num_threads64_", "openblas_get_num_threads")
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
 
 
-def limit_blas_threads(n: int = 1) -> bool:
-    """Set the thread count of every loaded OpenBLAS library; False if none was found."""
+def _openblas_libraries() -> list[ctypes.CDLL]:
+    """Every OpenBLAS library loaded in this process (numpy's first: it is loaded here if needed)."""
     import numpy  # noqa: F401  (make sure numpy's BLAS is loaded)
 
-    done = False
     try:
         with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
     except OSError:
-        return False
-    for path in libs:
+        return []
+    libs = []
+    for path in paths:
         try:
-            lib = ctypes.CDLL(path)
+            libs.append(ctypes.CDLL(path))
         except OSError:
             continue
-        for name in _NAMES:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn(ctypes.c_int(n))
-                done = True
-                break
+    return libs
+
+
+def _first(lib: ctypes.CDLL, names: tuple[str, ...]):
+    return next((fn for fn in (getattr(lib, n, None) for n in names) if fn is not None), None)
+
+
+def limit_blas_threads(n: int = 1) -> bool:
+    """Set the thread count of every loaded OpenBLAS library; False if none was found."""
+    done = False
+    for lib in _openblas_libraries():
+        fn = _first(lib, _NAMES)
+        if fn is not None:
+            fn(ctypes.c_int(n))
+            done = True
     return done
+
+
+def blas_thread_counts() -> list[int]:
+    """The thread count of every loaded OpenBLAS library (empty where none is found)."""
+    counts = []
+    for lib in _openblas_libraries():
+        fn = _first(lib, _GET_NAMES)
+        if fn is not None:
+            counts.append(int(fn()))
+    return counts
+
+
+@contextmanager
+def pinned_blas_threads(n: int = 1) -> Iterator[None]:
+    """Run the block with ``n`` BLAS threads, then restore the process's previous count.
+
+    A float32 product with a long contraction axis, e.g. a weight gradient ``x.T @ g`` summed over
+    all ``T * B`` rows, is split across threads by OpenBLAS, and the partial sums are added in an
+    order that depends on the thread count. An update must therefore fix the count itself: a
+    process that did not call :func:`training_process` (the caller of an in-process update) would
+    otherwise round differently from a worker process.
+    """
+    before = blas_thread_counts()
+    limit_blas_threads(n)
+    try:
+        yield
+    finally:
+        if before and any(c != n for c in before):
+            limit_blas_threads(max(before))
 
 
 def keep_freed_memory() -> bool:
