@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/exact_ipd.py
 	$(BIN)/python bench/kernels.py
 	$(BIN)/python bench/update_step.py
+	$(BIN)/python bench/profile_step.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
