@@ -46,13 +46,36 @@ def command_line() -> str:
 def check_output_path(path: str | os.PathLike, force: bool) -> Path:
     """Validate an output path before any work starts.
 
-    Raises :class:`PolaUsageError` if the folder is missing or the file exists and ``force`` is off.
+    Raises :class:`PolaUsageError` if the folder is missing or not writable, the path is a folder, or
+    the file exists and ``force`` is off (or it cannot be written).
     """
     p = Path(path)
     require(p.parent.is_dir(), f"output folder does not exist: {p.parent}")
     require(not p.is_dir(), f"output path is a folder: {p}")
     require(force or not p.exists(), f"{p} exists; pass --force to overwrite it")
+    require(os.access(p.parent, os.W_OK | os.X_OK), f"output folder is not writable: {p.parent}")
+    require(not p.exists() or os.access(p, os.W_OK), f"{p} is not writable")
     return p
+
+
+def check_figure_paths(path: str | os.PathLike, force: bool) -> tuple[Path, Path]:
+    """Validate the results file of a figure and the PNG written next to it (same name, ``.png``):
+    ``(results file, PNG)``; as :func:`check_output_path` for each, and the two must differ."""
+    p = check_output_path(path, force)
+    png = p.with_suffix(".png")
+    require(png != p, f"the results file must not end in .png (the figure goes there): {p}")
+    return p, check_output_path(png, force)
+
+
+def default_output(name: str) -> Path:
+    """``results/<name>`` in the working directory, creating the folder ``results`` if needed.
+
+    Call it only once the settings are validated: an invalid command leaves no folder behind.
+    """
+    folder = Path("results")
+    require(folder.is_dir() or not folder.exists(), f"output folder is not a folder: {folder}")
+    folder.mkdir(exist_ok=True)
+    return folder / name
 
 
 def write_root_attrs(f: h5py.File, kind: str, config: dict[str, Any], command: str | None = None) -> None:
@@ -111,6 +134,7 @@ def open_results(path: str | os.PathLike) -> h5py.File:
     """Open a results file read-only, or raise :class:`PolaUsageError` if it is missing or not ours."""
     p = Path(path)
     require(p.is_file(), f"no such file: {p}")
+    require(os.access(p, os.R_OK), f"{p} is not readable")
     try:
         f = open_h5(p, "r")
     except BlockingIOError:

@@ -22,11 +22,13 @@ def check_estimator_cmd(
     Prints the cosine between the sampled and the exact policy gradients (``grad_cosine``) and
     between the sampled and the exact LOLA opponent-shaping terms (``lola_term_cosine``).
     """
-    from pola_nb.errors import require
+    from pola_nb.errors import require_int, require_real
     from pola_nb.sampled.estimator_check import check_estimator
 
-    require(batch >= 1, f"--batch must be positive, got {batch}")
-    require(steps >= 1, f"--steps must be positive, got {steps}")
+    require_int("batch", batch, 1)
+    require_int("seed", seed, 0)
+    require_int("steps", steps, 1)
+    require_real("lr_in", lr_in, 0.0)
     res = check_estimator(batch=batch, seed=seed, steps=steps, lr_in=lr_in)
     if as_json:
         print(json.dumps(res))

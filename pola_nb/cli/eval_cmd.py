@@ -19,11 +19,13 @@ def evaluate(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, st
     ``same`` = (RR+BB)/(all pick-ups). Raises PolaUsageError on bad input.
     """
     from pola_nb.backends import check_backend
+    from pola_nb.errors import require_int
     from pola_nb.sampled.games import make_game
+    from pola_nb.sampled.training import check_game_settings
 
-    require(batch > 0, f"--batch must be positive, got {batch}")
-    require(steps > 0, f"--steps must be positive, got {steps}")
-    require(seed >= 0, f"--seed must be >= 0, got {seed}")
+    require_int("batch", batch, 1)
+    require_int("seed", seed, 0)
+    check_game_settings(steps, cf, grid)
     game = make_game(game_name, steps=steps, grid=grid, cf=cf)
     agents = tuple(make_agent(spec, k, game_name, grid) for k, spec in enumerate((agent1, agent2)))
     check_backend(backend)

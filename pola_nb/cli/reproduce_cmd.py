@@ -13,33 +13,29 @@ reproduce_app = typer.Typer(help="Reproduce a figure of the paper (writes HDF5 +
                             no_args_is_help=True)
 app.add_typer(reproduce_app, name="reproduce")
 
-# Reduced settings for `--quick` (make demo, tests): (repeats, contribution factors, max epochs, prox cap).
-QUICK = {
-    "fig1": (1, (1.33,), 1, 5000),
-    "fig3": (3, (1.1, 1.33, 1.6), 10, 400),
-    "b16": (3, (1.33,), 10, 5000),
-}
-DEFAULT_CFS = {"fig1": (1.33,), "fig3": (1.1, 1.25, 1.33, 1.4, 1.6), "b16": (1.33,)}
-DEFAULT_REPEATS = {"fig1": 1, "fig3": 20, "b16": 10}
 
+def parse_cfs(text: str | None) -> tuple[float, ...] | None:
+    """Parse a comma-separated list of contribution factors (``None``: the figure's default).
 
-def parse_cfs(text: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
-    """Parse a comma-separated list of contribution factors, each in (1, 2)."""
+    Only the syntax is checked here; the values are checked with the other settings
+    (:class:`~pola_nb.exact.experiments.FigureSettings`).
+    """
     if text is None:
-        return default
+        return None
     try:
         cfs = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise PolaUsageError(f"--cf must be a comma-separated list of numbers, got {text!r}") from None
     require(len(cfs) > 0, "--cf needs at least one value")
-    for cf in cfs:
-        require(1 < cf < 2, f"contribution factor must lie in (1, 2), got {cf:g}")
     return cfs
 
 
 def run_exact_figure(fig: str, out: Path | None, repeats: int | None, cf: str | None, seed: int | None,
                      gamma: float, quick: bool, force: bool) -> None:
-    """Run every method of ``fig`` as one batch each, write HDF5 + PNG, print the table."""
+    """Run every method of ``fig`` as one batch each, write HDF5 + PNG, print the table.
+
+    The settings and both output paths are validated before any work starts.
+    """
     import json
     import time
 
@@ -47,32 +43,22 @@ def run_exact_figure(fig: str, out: Path | None, repeats: int | None, cf: str | 
 
     from pola_nb.exact import experiments as ex
     from pola_nb.report import reporter_for
-    from pola_nb.results import atomic_results, check_output_path, open_results
+    from pola_nb.results import atomic_results, check_figure_paths, default_output, open_results
 
-    q_repeats, q_cfs, q_epochs, q_prox = QUICK[fig]
-    cfs = parse_cfs(cf, q_cfs if quick else DEFAULT_CFS[fig])
-    repeats = repeats if repeats is not None else (q_repeats if quick else DEFAULT_REPEATS[fig])
-    require(repeats > 0, f"--repeats must be positive, got {repeats}")
-    require(0 < gamma < 1, f"gamma must lie in (0, 1), got {gamma:g}")
-    if out is None:
-        out = Path("results") / f"{fig}{'_quick' if quick else ''}.h5"
-        out.parent.mkdir(exist_ok=True)
-    path = check_output_path(out, force)
-    png = check_output_path(path.with_suffix(".png"), force)
+    settings = ex.figure_settings(fig, quick, repeats=repeats, cfs=parse_cfs(cf), seed=seed, gamma=gamma)
+    path, png = check_figure_paths(out if out is not None else default_output(f"{fig}{'_quick' if quick else ''}.h5"),
+                                   force)
 
-    methods = ex.EXPERIMENTS[fig]()
-    if quick:
-        methods = ex.quick(methods, q_epochs, q_prox)
-    config = {"figure": fig, "cfs": cfs, "repeats": repeats, "seed": seed, "gamma": gamma, "quick": quick}
+    methods = settings.methods()
     results = []
     start = time.perf_counter()
     with Progress(TextColumn("{task.description:18s}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
                   TimeElapsedColumn(), transient=False) as progress:
         for m in methods:
             task = progress.add_task(m.name, total=m.epochs)
-            results.append(ex.run_method(m, cfs, repeats, gamma=gamma, seed=seed,
+            results.append(ex.run_method(m, settings.cfs, settings.repeats, gamma=settings.gamma, seed=settings.seed,
                                          on_epoch=lambda e, t=task: progress.update(t, completed=e)))
-    with atomic_results(path, kind=fig, config=config, force=force) as f:
+    with atomic_results(path, kind=fig, config=settings.config(), force=force) as f:
         for res in results:
             ex.write_method(f, res)
         f.attrs["seconds"] = time.perf_counter() - start

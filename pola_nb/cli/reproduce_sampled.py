@@ -23,33 +23,39 @@ def run_sampled_figure(fig: str, scale: str, seeds: int | None, out: Path | None
     """Train the three learners (or continue them), then write the figure file, its PNG and a table.
 
     ``overrides``: settings applied on top of the preset (as in :func:`preset_config`; for tests).
+    Every setting, the figure file, its PNG and every run file are checked before anything is written.
     """
     import json
 
     from pola_nb.errors import require
     from pola_nb.report import reporter_for
-    from pola_nb.results import atomic_results, open_results
-    from pola_nb.sampled.training import preset_config, train
+    from pola_nb.results import atomic_results, check_figure_paths, default_output, open_results
+    from pola_nb.sampled.training import prepare_run, sampled_figure_configs, stored_config, train
 
-    require(scale in ("quick", "paper"), f"--scale must be quick or paper, got {scale!r}")
     n = seeds if seeds is not None else (10 if scale == "paper" else 3)
-    require(n >= 1, f"--seeds must be positive, got {n}")
-    if out is None:
-        out = Path("results") / f"{fig}_{scale}.h5"
-        out.parent.mkdir(exist_ok=True)
-    require(out.parent.is_dir(), f"output folder does not exist: {out.parent}")
-    require(force or resume or not out.exists(), f"{out} exists; pass --force to overwrite it or --resume")
+    configs = sampled_figure_configs(GAME[fig], scale, n, **(overrides or {}))
+    require(all(a in configs for a in algos), f"unknown algorithms in {algos!r}")
+    require(workers in (1, 2), f"--workers must be 1 or 2, got {workers}")
+    # --resume rewrites the figure file and its PNG from the run files.
+    out, png = check_figure_paths(out if out is not None else default_output(f"{fig}_{scale}.h5"), force or resume)
     runs = {a: out.with_name(f"{out.stem}_{a}.h5") for a in algos}
+    plan = {}
     for algo, path in runs.items():
         if resume and path.exists():
-            _train_with_bar(train, path, None, True, False, workers, quiet, algo)
+            stored = stored_config(path)
+            require((stored.game, stored.hp.algo) == (GAME[fig], algo),
+                    f"{path} is a {stored.game} {stored.hp.algo} run, not {GAME[fig]} {algo}")
+            prepare_run(path, resume=True, workers=workers)
+            plan[algo] = None
         else:
-            cfg = preset_config(GAME[fig], algo, scale, seeds=tuple(range(1, n + 1)), **(overrides or {}))
-            _train_with_bar(train, path, cfg, False, force, workers, quiet, algo)
+            prepare_run(path, configs[algo], force=force, workers=workers)
+            plan[algo] = configs[algo]
+    for algo, path in runs.items():
+        cfg = plan[algo]
+        _train_with_bar(train, path, cfg, cfg is None, force, workers, quiet, algo)
     config = {"figure": fig, "scale": scale, "seeds": n, "runs": {a: p.name for a, p in runs.items()}}
     with atomic_results(out, kind=fig, config=config, force=True) as f:
         f.attrs["runs"] = json.dumps({a: p.name for a, p in runs.items()})
-    png = out.with_suffix(".png")
     with open_results(out) as f:
         rep = reporter_for(f)
         print(rep.table(rep.summary(f)))

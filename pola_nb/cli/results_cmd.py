@@ -10,6 +10,36 @@ import typer
 from pola_nb.cli import app
 
 
+def _check_complete(f) -> None:
+    """Refuse a results file whose data are not there yet: a training run file without any
+    evaluated row, or a figure file (fig4/fig5) with such a run file."""
+    from pola_nb.results import open_results
+    from pola_nb.sampled.training import KIND, require_rows
+
+    kind = str(f.attrs["kind"])
+    if kind == KIND:
+        require_rows(f)
+    elif "runs" in f.attrs:
+        base = Path(f.filename).parent
+        for rel in json.loads(f.attrs["runs"]).values():
+            if (base / rel).is_file():
+                with open_results(base / rel) as g:
+                    require_rows(g)
+
+
+def _check_image_path(png: Path, results: Path) -> None:
+    """An image file that matplotlib can write (no suffix: PNG) and that is not the results file."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from pola_nb.errors import require
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    require(png.suffix == "" or png.suffix.lower().lstrip(".") in formats,
+            f"unknown image format {png.suffix!r}; use one of .{', .'.join(sorted(formats))}")
+    require(not (png.exists() and results.exists() and png.samefile(results)),
+            f"the figure would overwrite the results file {results}")
+
+
 @app.command()
 def summary(file: Path = typer.Argument(..., help="A pola_nb results file (.h5)."),
             as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout.")) -> None:
@@ -19,6 +49,7 @@ def summary(file: Path = typer.Argument(..., help="A pola_nb results file (.h5).
 
     with open_results(file) as f:
         rep = reporter_for(f)
+        _check_complete(f)
         s = rep.summary(f)
     print(json.dumps(s) if as_json else rep.table(s))
 
@@ -32,6 +63,9 @@ def plot(file: Path = typer.Argument(..., help="A pola_nb results file (.h5)."),
     from pola_nb.results import check_output_path, open_results
 
     png = check_output_path(out if out is not None else file.with_suffix(".png"), force)
+    _check_image_path(png, file)
     with open_results(file) as f:
-        reporter_for(f).plot(f, str(png))
+        rep = reporter_for(f)
+        _check_complete(f)
+        rep.plot(f, str(png))
     print(f"wrote {png}")

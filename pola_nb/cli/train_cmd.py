@@ -83,7 +83,7 @@ def train_command(
     --updates N with --resume extends a run to N updates.
     """
     from pola_nb.errors import require
-    from pola_nb.sampled.training import extended, preset_config, stored_config, train
+    from pola_nb.sampled.training import extended, prepare_run, preset_config, stored_config, train
 
     options = dict(
         inner_steps=inner_steps, outer_steps=outer_steps, lr_in=lr_in, lr_out=lr_out, lr_v=lr_v,
@@ -102,9 +102,9 @@ def train_command(
     else:
         require(algo is not None, "--algo is needed (lola-dice, pola-dice or pola-om)")
         cfg = preset_config(game, algo, preset, seeds=parse_seeds(seeds), updates=updates, **options)
-        from pola_nb.backends import check_backend
-
-        check_backend(cfg.backend)
+    # Everything is checked before the progress display starts and before OUT is created or changed.
+    prepare_run(out, None if resume else cfg, resume=resume, force=force, workers=workers,
+                updates=cfg.updates if resume else None)
     with reporter(cfg, quiet) as progress:
         train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers,
               updates=cfg.updates if resume else None)

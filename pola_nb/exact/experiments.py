@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 import h5py
 import numpy as np
 
+from pola_nb.errors import require, require_int, require_real
 from pola_nb.exact.game import IPDExact
 from pola_nb.exact.learners import PER_ROW, ExactLearner, lola, outer_pola
 from pola_nb.exact.params import NeuralNet, Precond, Tabular
@@ -113,6 +114,80 @@ def quick(methods: list[Method], max_epochs: int, prox_max_iters: int) -> list[M
             for m in methods]
 
 
+# ------------------------------------------------------------------------------------------------ settings
+
+#: Reduced settings of ``quick`` figures (demos, tests): (repeats, contribution factors, max epochs, prox cap).
+QUICK_SETTINGS: dict[str, tuple[int, tuple[float, ...], int, int]] = {
+    "fig1": (1, (1.33,), 1, 5000),
+    "fig3": (3, (1.1, 1.33, 1.6), 10, 400),
+    "b16": (3, (1.33,), 10, 5000),
+}
+DEFAULT_CFS: dict[str, tuple[float, ...]] = {"fig1": (1.33,), "fig3": PAPER_CFS, "b16": (1.33,)}
+DEFAULT_REPEATS: dict[str, int] = {"fig1": 1, "fig3": 20, "b16": 10}
+
+
+def check_run_settings(cfs: Sequence[float], repeats: int, gamma: float, seed: int | None) -> None:
+    """Refuse settings of :func:`run_method` that cannot run: no or non-finite contribution factors,
+    one outside (1, 2), ``repeats`` not a positive integer, ``gamma`` outside (0, 1), a negative seed."""
+    require(len(cfs) > 0, "at least one contribution factor is needed")
+    for cf in cfs:
+        require_real("contribution factor", cf, 1.0, 2.0, low_open=True)
+    require_int("repeats", repeats, 1)
+    require_real("gamma", gamma, 0.0, 1.0, low_open=True)
+    if seed is not None:
+        require_int("seed", seed, 0)
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    """Everything that defines one exact-IPD figure run; validated on construction.
+
+    Build it with :func:`figure_settings`, which fills in the paper's (or the quick) defaults.
+    """
+
+    figure: str
+    cfs: tuple[float, ...]
+    repeats: int
+    seed: int | None = None
+    gamma: float = 0.96
+    quick: bool = False
+
+    def __post_init__(self) -> None:
+        require(self.figure in EXPERIMENTS, f"unknown figure {self.figure!r}; choose one of {', '.join(EXPERIMENTS)}")
+        require(isinstance(self.cfs, tuple), f"cfs must be a tuple, got {self.cfs!r}")
+        check_run_settings(self.cfs, self.repeats, self.gamma, self.seed)
+        require(isinstance(self.quick, bool), f"quick must be true or false, got {self.quick!r}")
+
+    def methods(self) -> list[Method]:
+        """The figure's methods, reduced with :func:`quick` for a quick figure."""
+        methods = EXPERIMENTS[self.figure]()
+        if self.quick:
+            _, _, epochs, prox = QUICK_SETTINGS[self.figure]
+            methods = quick(methods, epochs, prox)
+        return methods
+
+    def config(self) -> dict:
+        """The ``config`` stored in the results file."""
+        return {"figure": self.figure, "cfs": self.cfs, "repeats": self.repeats, "seed": self.seed,
+                "gamma": self.gamma, "quick": self.quick}
+
+
+def figure_settings(figure: str, quick: bool = False, *, repeats: int | None = None,
+                    cfs: Sequence[float] | None = None, seed: int | None = None,
+                    gamma: float = 0.96) -> FigureSettings:
+    """The settings of ``figure`` with the paper's defaults (or the quick ones) for what is ``None``."""
+    require(figure in EXPERIMENTS, f"unknown figure {figure!r}; choose one of {', '.join(EXPERIMENTS)}")
+    q_repeats, q_cfs, _, _ = QUICK_SETTINGS[figure]
+    return FigureSettings(
+        figure,
+        tuple(cfs) if cfs is not None else (q_cfs if quick else DEFAULT_CFS[figure]),
+        repeats if repeats is not None else (q_repeats if quick else DEFAULT_REPEATS[figure]),
+        seed, gamma, quick)
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
 @dataclass
 class MethodResult:
     method: Method
@@ -134,6 +209,7 @@ def run_method(method: Method, cfs: Sequence[float], repeats: int, gamma: float 
     Repeat r gets the r-th draw of one RNG seeded with ``seed`` (default: the method's), the same at
     every contribution factor, as when the official code is run once per cf with a fixed seed.
     """
+    check_run_settings(cfs, repeats, gamma, seed)
     rng = np.random.default_rng(method.seed if seed is None else seed)
     th1 = init_params(method.family, rng, repeats)
     th2 = init_params(method.family, rng, repeats)

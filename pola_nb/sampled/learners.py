@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from autograd import grad
 
-from pola_nb.errors import require
+from pola_nb.errors import require, require_int, require_real
 from pola_nb.sampled import tree
 from pola_nb.sampled.dice import dice_objective, kl_mean, mean, value_loss
 from pola_nb.sampled.policies import (
@@ -67,14 +67,17 @@ class Hyper:
     om_steps: int = 1
 
     def __post_init__(self) -> None:
+        """Every field: known names, integer counts (not bools or floats), finite rates in range."""
         require(self.algo in ALGOS, f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
-        require(self.kl in ("ref-current", "current-ref"), "kl must be ref-current or current-ref")
-        for name in ("inner_steps", "outer_steps", "batch_size", "om_batches", "om_steps"):
-            require(int(getattr(self, name)) >= (0 if name == "inner_steps" else 1),
-                    f"{name} must be a positive integer")
+        require(self.kl in ("ref-current", "current-ref"), f"kl must be ref-current or current-ref, got {self.kl!r}")
+        require_int("inner_steps", self.inner_steps, 0)
+        for name in ("outer_steps", "batch_size", "om_batches", "om_steps"):
+            require_int(name, getattr(self, name), 1)
         for name in ("lr_in", "lr_out", "lr_v", "inner_beta", "outer_beta"):
-            require(float(getattr(self, name)) >= 0, f"{name} must be >= 0")
-        require(0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1, "gamma in (0, 1], gae_lambda in [0, 1]")
+            require_real(name, getattr(self, name), 0.0)
+        require_real("gamma", self.gamma, 0.0, 1.0, low_open=True, high_open=False)
+        require_real("gae_lambda", self.gae_lambda, 0.0, 1.0, high_open=False)
+        require(isinstance(self.baseline, bool | np.bool_), f"baseline must be true or false, got {self.baseline!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

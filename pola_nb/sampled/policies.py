@@ -32,7 +32,7 @@ from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 from pola_kernels import gru as kernels
 
-from pola_nb.errors import require
+from pola_nb.errors import require, require_int
 from pola_nb.sampled.fused import gru_gates, mm_into, mm_known, mm_nn
 from pola_nb.sampled.scan import gru_scan
 
@@ -149,7 +149,7 @@ class GRUNet(Net):
 
     def __post_init__(self) -> None:
         require(self.layers_before_gru in (1, 2), "layers_before_gru must be 1 or 2")
-        require(self.hidden >= 1, "hidden size must be positive")
+        require_int("hidden", self.hidden, 1)
 
     def init(self, rng: np.random.Generator) -> Params:
         H = self.hidden
@@ -280,6 +280,9 @@ class FeedForwardNet(Net):
     n_in: int
     n_out: int
     hidden: int = 64
+
+    def __post_init__(self) -> None:
+        require_int("hidden", self.hidden, 1)
 
     def init(self, rng: np.random.Generator) -> Params:
         return {"dense0_w": lecun_normal(rng, self.n_in, self.hidden), "dense0_b": np.zeros(self.hidden, F32),

@@ -19,6 +19,7 @@ every seed, so Ctrl-C or a crash loses at most the update in progress.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -28,13 +29,37 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pola_nb.errors import PolaUsageError, require
-from pola_nb.results import check_output_path, open_h5, write_root_attrs
+from pola_nb.backends import BACKENDS, check_backend
+from pola_nb.errors import PolaUsageError, is_integer, require, require_int, require_real
+from pola_nb.results import check_output_path, open_h5, open_results, write_root_attrs
 from pola_nb.sampled.learners import ALGOS, Hyper, game_rollout, update_pair
 from pola_nb.sampled.policies import Architecture, PolicySampler, make_architecture
 
 GAMES = ("ipd", "coin")
+POLICIES = ("gru", "memory-one", "feed-forward")
+KL_ORDERS = ("ref-current", "current-ref")
+MAX_GRID = 1024
 KIND = "train"
+
+
+# ------------------------------------------------------------------------------------------------ validation
+
+
+def check_game_settings(steps: Any, cf: Any, grid: Any) -> None:
+    """Refuse settings of the sampled games that no game accepts: ``steps`` (episode length) a
+    positive integer, ``cf`` (IPD contribution factor) in (1, 2), ``grid`` (Coin Game) in [2, 1024].
+
+    All three are checked whatever the game, so a setting is refused or accepted independently
+    of the game it is given with.
+    """
+    require_int("steps", steps, 1)
+    require_real("cf", cf, 1.0, 2.0, low_open=True, high_open=True)
+    require_int("grid", grid, 2, MAX_GRID)
+
+
+def check_hyper(hp: Hyper) -> None:
+    """A learner's hyperparameters are a :class:`Hyper` (which checks every field on construction)."""
+    require(isinstance(hp, Hyper), f"hp must be a Hyper, got {type(hp).__name__}")
 
 
 @dataclass(frozen=True)
@@ -57,13 +82,26 @@ class RunConfig:
     preset: str = ""
 
     def __post_init__(self) -> None:
+        """Validate every field, so that an invalid run is refused before any file is touched."""
         require(self.game in GAMES, f"unknown game {self.game!r}; choose ipd or coin")
-        require(self.updates >= 1, "updates must be >= 1")
-        require(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds), "seeds must be distinct")
-        require(all(s >= 0 for s in self.seeds), "seeds must be >= 0")
-        require(self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
-        require(self.policy in ("gru", "memory-one", "feed-forward"), "policy: gru, memory-one or feed-forward")
+        check_hyper(self.hp)
+        require_int("updates", self.updates, 1)
+        require(isinstance(self.seeds, tuple) and len(self.seeds) >= 1, f"seeds must be a non-empty tuple, "
+                f"got {self.seeds!r}")
+        for s in self.seeds:
+            require_int("every seed", s, 0)
+        require(len(set(self.seeds)) == len(self.seeds), f"seeds must be distinct, got {self.seeds!r}")
+        check_game_settings(self.steps, self.cf, self.grid)
+        require(self.policy in POLICIES, f"unknown policy {self.policy!r}; choose gru, memory-one or feed-forward")
         require(self.policy != "memory-one" or self.game == "ipd", "the memory-one policy exists only for the ipd")
+        require_int("hidden", self.hidden, 1)
+        require(is_integer(self.layers_before_gru) and self.layers_before_gru in (1, 2),
+                f"layers_before_gru must be 1 or 2, got {self.layers_before_gru!r}")
+        if self.eval_batch is not None:
+            require_int("eval_batch", self.eval_batch, 1)
+        require_int("checkpoint_every", self.checkpoint_every, 1)
+        require(self.backend in BACKENDS, f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        require(self.preset in ("", *PRESETS), f"unknown preset {self.preset!r}; choose paper or quick")
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -72,10 +110,18 @@ class RunConfig:
 
     @staticmethod
     def from_json(text: str) -> RunConfig:
-        d = json.loads(text)
-        d["hp"] = Hyper(**d["hp"])
-        d["seeds"] = tuple(d["seeds"])
-        return RunConfig(**d)
+        """The configuration stored by :meth:`to_json`; PolaUsageError if it is malformed or invalid."""
+        try:
+            d = json.loads(text)
+            d["hp"] = Hyper(**d["hp"])
+            d["seeds"] = tuple(d["seeds"])
+            if d.get("eval_batch") == 0:  # a stored 0 has always meant the default (hp.batch_size)
+                d["eval_batch"] = None
+            return RunConfig(**d)
+        except PolaUsageError as e:
+            raise PolaUsageError(f"invalid stored configuration: {e}") from None
+        except (TypeError, ValueError, KeyError) as e:
+            raise PolaUsageError(f"malformed stored configuration ({type(e).__name__}: {e})") from None
 
     def make_game(self):
         from pola_nb.sampled.games import make_game
@@ -157,7 +203,9 @@ def preset_config(game: str, algo: str, preset: str = "paper", **overrides: Any)
     base.setdefault("preset", preset)
     try:
         return RunConfig(game=game, hp=Hyper(**hp), **base)
-    except TypeError as e:
+    except PolaUsageError:
+        raise
+    except (TypeError, ValueError) as e:  # an unknown setting, or a value of the wrong type
         raise PolaUsageError(str(e)) from None
 
 
@@ -303,8 +351,7 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
     ``updates`` (with ``resume`` only) extends a run to that many updates; the continuation is the
     same as if the run had been started with that number.
     """
-    require(workers in (1, 2), "workers must be 1 or 2")
-    require(updates is None or resume, "updates= is for extending a resumed run; put it in the configuration")
+    path, cfg, stored = prepare_run(path, cfg, resume=resume, force=force, updates=updates, workers=workers)
     if workers == 2:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
@@ -312,16 +359,59 @@ def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = Fals
         from pola_nb.sampled.process import worker_init as init
 
         with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=init) as pool:
-            return _train(path, cfg, resume, force, progress, pool, updates)
-    return _train(path, cfg, resume, force, progress, None, updates)
+            return _train(path, cfg, stored, progress, pool)
+    return _train(path, cfg, stored, progress, None)
 
 
-def stored_config(path: Path) -> RunConfig:
-    """The configuration of the run file ``path`` (checked to be a training run file)."""
+def prepare_run(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = False, force: bool = False,
+                updates: int | None = None, workers: int = 1) -> tuple[Path, RunConfig, RunConfig | None]:
+    """Validate the arguments of :func:`train` without touching any file: returns ``(path,
+    configuration to run, stored configuration)``, the last one ``None`` for a new run.
+
+    Refuses (PolaUsageError) a bad ``workers`` or ``updates``, an existing ``path`` without
+    ``force``, a missing or unreadable run file with ``resume``, and a backend that does not work here.
+    """
+    require(is_integer(workers) and workers in (1, 2), f"workers must be 1 or 2, got {workers!r}")
+    require(updates is None or resume, "updates= is for extending a resumed run; put it in the configuration")
+    path = Path(path)
+    stored = None
+    if resume:
+        stored = stored_config(path)
+        cfg = extended(stored, updates, path)
+        require(os.access(path, os.W_OK), f"{path} is not writable")
+    else:
+        require(isinstance(cfg, RunConfig), "a configuration (RunConfig) is needed")
+        check_output_path(path, force)
+    cfg.make_game()
+    cfg.architecture()
+    check_backend(cfg.backend)
+    return path, cfg, stored
+
+
+def stored_config(path: str | Path) -> RunConfig:
+    """The configuration of the run file ``path`` (checked to be a readable training run file)."""
+    path = Path(path)
     require(path.is_file(), f"nothing to resume: no such file {path}")
-    with open_h5(path, "r") as f:
+    with open_results(path) as f:
         require(f.attrs.get("kind") == KIND, f"{path} is not a training run file")
+        require("config" in f.attrs and "metrics" in f, f"{path} is an incomplete training run file")
         return RunConfig.from_json(f.attrs["config"])
+
+
+def require_rows(f: h5py.File) -> None:
+    """Refuse a training run file that has no evaluated row yet (nothing to summarise or plot)."""
+    require("metrics/outer_steps" in f, f"{f.filename} is an incomplete training run file")
+    require(f["metrics/outer_steps"].shape[0] > 0,
+            f"{f.filename} has no results yet (the first evaluation has not finished)")
+
+
+def sampled_figure_configs(game: str, scale: str, n_seeds: int, **overrides: Any) -> dict[str, RunConfig]:
+    """The run configuration of each algorithm of a sampled-game figure (``pola reproduce
+    fig4|fig5``): preset ``scale`` with seeds ``1..n_seeds`` and ``overrides``."""
+    require(scale in PRESETS, f"--scale must be quick or paper, got {scale!r}")
+    require_int("the number of seeds", n_seeds, 1)
+    return {algo: preset_config(game, algo, scale, **{**overrides, "seeds": tuple(range(1, n_seeds + 1))})
+            for algo in ALGOS}
 
 
 def extended(cfg: RunConfig, updates: int | None, path: Path) -> RunConfig:
@@ -332,21 +422,16 @@ def extended(cfg: RunConfig, updates: int | None, path: Path) -> RunConfig:
     return replace(cfg, updates=updates)
 
 
-def _train(path, cfg, resume, force, progress, pool, updates=None) -> Path:
+def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress, pool) -> Path:
+    """The run of :func:`train` once :func:`prepare_run` has validated it."""
     from pola_nb.sampled.process import training_process
 
     training_process()
-    path = Path(path)
-    if resume:
-        stored = stored_config(path)
-        cfg = extended(stored, updates, path)
-        if cfg != stored:
-            with open_h5(path, "a") as f:
-                f.attrs["config"] = cfg.to_json()
-    else:
-        require(cfg is not None, "a configuration is needed")
-        check_output_path(path, force)
+    if stored is None:
         _create(path, cfg)
+    elif cfg != stored:
+        with open_h5(path, "a") as f:
+            f.attrs["config"] = cfg.to_json()
     game, arch = cfg.make_game(), cfg.architecture()
     rollout = game_rollout(game, cfg.backend)
     eval_batch = cfg.eval_batch or cfg.hp.batch_size
