@@ -38,9 +38,10 @@ def no_work(monkeypatch):
     experiments, estimator_check, rollout, training = (import_module(f"pola_nb.{m}") for m in (
         "exact.experiments", "sampled.estimator_check", "sampled.rollout", "sampled.training"))
 
-    for module, name in ((training, "init_seed"), (training, "update_pair"), (experiments, "run_method"),
+    for module, name in ((training, "init_seed"), (training, "pair_jobs"), (experiments, "run_method"),
                          (rollout, "rollout"), (estimator_check, "check_estimator")):
         monkeypatch.setattr(module, name, _started)
+    monkeypatch.setattr(import_module("pola_nb.sampled.cluster"), "CONNECT_TIMEOUT_S", 1.0)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -79,6 +80,9 @@ def inputs(tmp_path_factory) -> Path:
     _run_file(d / "run_coin.h5", "coin")
     _run_file(d / "run_norows.h5", "ipd", rows=False)
     (d / "folder.h5").mkdir()
+    (d / "garbage.json").write_text("{not json")
+    (d / "no_address.json").write_text('{"type": "Scheduler"}')
+    (d / "unreachable.json").write_text('{"type": "Scheduler", "address": "tcp://127.0.0.1:1"}')
     return d
 
 
@@ -139,7 +143,15 @@ bad_values("train", TRAIN, "--layers-before-gru", ["0", "3", "7", "-1", "x"])
 bad_values("train feed-forward", [*TRAIN, "--policy", "feed-forward"], "--layers-before-gru", ["7"])
 bad_values("train feed-forward", [*TRAIN, "--policy", "feed-forward"], "--hidden", ["0"])
 bad_values("train", TRAIN, "--backend", ["tpu", ""])
-bad_values("train", TRAIN, "--workers", ["0", "3", "-1", "x"])
+bad_values("train", TRAIN, "--workers", ["0", "-1", "x"])
+#: --cluster texts that are refused before any file is written: malformed, a missing or malformed
+#: scheduler file, a scheduler that does not answer (nothing listens on port 1).
+BAD_CLUSTERS = ["", "local:0", "local:-1", "local:x", "local:1.5", "loc", "tcp://", "tcp://host", "tcp://:80",
+                "tcp://host:port", "tcp://host:99999", "udp://host:80", "{out}/missing.json", "{in}/garbage.json",
+                "{in}/no_address.json", "{in}/unreachable.json", "tcp://127.0.0.1:1"]
+bad_values("train", TRAIN, "--cluster", BAD_CLUSTERS)
+case("train --cluster and --workers", [*TRAIN, "--cluster", "local:2", "--workers", "2"])
+case("train --cluster and --workers 1", [*TRAIN, "--cluster", "local", "--workers", "1"])
 case("train out folder missing", ["train", "ipd", "--algo", "pola-dice", "--out", "{out}/nope/run.h5"])
 case("train out exists", TRAIN, {"run.h5": "old"})
 case("train out is a folder", ["train", "ipd", "--algo", "pola-dice", "--out", "{out}"])
@@ -157,7 +169,9 @@ case("resume other game", ["train", "coin", "--resume", "--out", "{out}/run.h5"]
 case("resume shorter", [*RESUME, "--updates", "1"], {"run.h5": "run_ipd.h5"})
 case("resume updates 0", [*RESUME, "--updates", "0"], {"run.h5": "run_ipd.h5"})
 case("resume updates -5", [*RESUME, "--updates", "-5"], {"run.h5": "run_ipd.h5"})
-case("resume workers 3", [*RESUME, "--workers", "3"], {"run.h5": "run_ipd.h5"})
+case("resume workers 0", [*RESUME, "--workers", "0"], {"run.h5": "run_ipd.h5"})
+case("resume bad cluster", [*RESUME, "--cluster", "local:0"], {"run.h5": "run_ipd.h5"})
+case("resume unreachable cluster", [*RESUME, "--cluster", "tcp://127.0.0.1:1"], {"run.h5": "run_ipd.h5"})
 case("resume a folder", ["train", "ipd", "--resume", "--out", "{out}"])
 
 # pola reproduce fig1|fig3|b16
@@ -181,7 +195,9 @@ for fig in ("fig4", "fig5"):
     base = [a.replace("{fig}", fig) for a in SAMPLED]
     bad_values(fig, base, "--scale", ["huge", ""])
     bad_values(fig, base, "--seeds", ["0", "-1", "x"])
-    bad_values(fig, base, "--workers", ["0", "3", "x"])
+    bad_values(fig, base, "--workers", ["0", "x"])
+    bad_values(fig, base, "--cluster", ["local:0", "tcp://host", "{out}/missing.json", "tcp://127.0.0.1:1"])
+    case(f"{fig} --cluster and --workers", [*base, "--cluster", "local:2", "--workers", "2"])
     case(f"{fig} out folder missing", ["reproduce", fig, "--out", "{out}/nope/f.h5"])
     case(f"{fig} out exists", base, {"f.h5": "old"})
     case(f"{fig} png exists", base, {"f.png": "old"})

@@ -50,21 +50,21 @@ def test_large_arrays_come_from_the_heap_and_stay_there():
     assert mapped < 80_000_000 and heap >= 80_000_000  # from the heap, kept after the free
 
 
-def test_agent_step_in_process_and_in_a_worker_are_bit_identical():
-    """Both agents' parts of an update, run here and in a spawned worker (worker_init), on the same inputs.
+def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical():
+    """Both agents' parts of an update, run here and in the worker processes of a Dask LocalCluster
+    (``--cluster local:2``, workers set up by training_process), on the same inputs.
 
     This process keeps the OpenBLAS default thread count (as a caller that never ran training_process
-    does); the worker runs single-threaded. The sizes are large enough for OpenBLAS to split the
+    does); the workers run single-threaded. The sizes are large enough for OpenBLAS to split the
     weight-gradient products (M * N * K above its threading threshold), so the parameters agree
     bit for bit only if the update fixes the BLAS thread count itself.
     """
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     import numpy as np
 
     from pola_nb.sampled import learners, tree
-    from pola_nb.sampled.process import blas_thread_counts, limit_blas_threads, worker_init
+    from pola_nb.sampled.cluster import open_cluster
+    from pola_nb.sampled.pair_tasks import timed_step
+    from pola_nb.sampled.process import blas_thread_counts, limit_blas_threads
     from pola_nb.sampled.training import init_seed, preset_config
 
     cfg = preset_config("ipd", "pola-dice", "quick", hidden=32, steps=20, batch_size=100, outer_steps=1,
@@ -80,7 +80,47 @@ def test_agent_step_in_process_and_in_a_worker_are_bit_identical():
     finally:
         if before:
             limit_blas_threads(max(before))
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=worker_init) as pool:
-        there = [new for new, _ in pool.map(learners._agent_step, jobs)]
+    with open_cluster("local:2") as executor:
+        counts = executor.client.run(blas_thread_counts)
+        assert len(counts) == 2 and all(set(c) <= {1} for c in counts.values()), counts
+        futures = [executor.submit(timed_step, job) for job in jobs]
+        there = [f.result()[0][0] for f in futures]
     for k in (0, 1):
         np.testing.assert_array_equal(tree.flat(here[k]), tree.flat(there[k]), err_msg=f"agent {k + 1}")
+
+
+def test_cluster_texts():
+    """``--cluster`` texts and the ``--workers`` alias, parsed without connecting to anything."""
+    from pola_nb.errors import PolaUsageError
+    from pola_nb.sampled.cluster import ClusterSpec, cluster_option, parse_cluster
+
+    assert parse_cluster("local") == parse_cluster("local:1") == ClusterSpec("local", 1)
+    assert parse_cluster("local:1").in_process and not parse_cluster("local:3").in_process
+    assert parse_cluster("tcp://10.0.0.5:8786") == ClusterSpec("tcp", address="tcp://10.0.0.5:8786")
+    assert parse_cluster("tcp://[::1]:8786").kind == "tcp"
+    assert parse_cluster(__file__) == ClusterSpec("file", address=__file__)
+    for bad in ("", "local:0", "local:", "tcp://h", "tcp://h:0", "inproc://x", "no/such/file.json"):
+        with pytest.raises(PolaUsageError):
+            parse_cluster(bad)
+    assert cluster_option(None, None) == "local:1"
+    assert cluster_option(None, 2) == "local:2"
+    assert cluster_option("tcp://h:1", None) == "tcp://h:1"
+    for cluster, workers in (("local:2", 2), (None, 0), (None, True)):
+        with pytest.raises(PolaUsageError):
+            cluster_option(cluster, workers)
+
+
+def test_in_process_executor_runs_tasks_in_submission_order():
+    from pola_nb.sampled.cluster import InProcess
+
+    ran = []
+    ex = InProcess()
+    futures = [ex.submit(ran.append, i) for i in range(3)]
+    assert ran == []  # nothing runs before it is waited for
+    assert ex.wait_any(futures[1:]) == [futures[1]] and ran == [1]
+    assert ex.wait_any(futures) == [futures[1]]  # a finished one is returned at once
+    assert ex.wait_any([futures[0], futures[2]]) == [futures[0]] and ran == [1, 0]
+    bad = ex.submit(int, "x")
+    assert ex.wait_any([bad]) == [bad]
+    with pytest.raises(ValueError):
+        bad.result()

@@ -21,7 +21,7 @@ def _state(path):
     from pola_nb.sampled.training import _load_state
 
     with h5py.File(path, "r") as f:
-        return [_load_state(f, k) for k in range(2)]
+        return [_load_state(f, k) for k in range(len(f["state"]))]
 
 
 def test_run_file_layout(tmp_path):
@@ -125,13 +125,114 @@ def test_train_cli(tmp_path):
         assert e.value.code == 2, bad
 
 
-def test_two_worker_processes_give_the_same_run(tmp_path):
-    cfg = preset_config("ipd", "pola-dice", "quick", **dict(TINY, updates=2, seeds=(5,)))
-    a = train(tmp_path / "serial.h5", cfg)
-    b = train(tmp_path / "parallel.h5", cfg, workers=2)
+def _same_runs(a, b) -> None:
+    """Two run files agree bit for bit: every metric but wall_time, every checkpoint, and the resume
+    state (parameters, opponent models, random generator, updates done) of every seed."""
+    from pola_nb.sampled.training import load_tree
+    from pola_nb.sampled.tree import flat
+
     ma, mb = _metrics(a), _metrics(b)
+    assert set(ma) == set(mb)
     for k in ma:
         np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        assert sorted(fa["checkpoints"]) == sorted(fb["checkpoints"])
+        for u in fa["checkpoints"]:
+            for s in fa[f"checkpoints/{u}"]:
+                np.testing.assert_array_equal(flat(load_tree(fa[f"checkpoints/{u}/{s}"])),
+                                              flat(load_tree(fb[f"checkpoints/{u}/{s}"])), err_msg=f"{u} {s}")
+    for sa, sb in zip(_state(a), _state(b), strict=True):
+        assert sa.done == sb.done
+        assert sa.rng.bit_generator.state == sb.rng.bit_generator.state
+        np.testing.assert_array_equal(flat(sa.agents), flat(sb.agents))
+        if sa.models is not None:
+            np.testing.assert_array_equal(flat(sa.models), flat(sb.models))
+
+
+DASK_TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=2, inner_steps=1, updates=2, seeds=(1, 2),
+                 checkpoint_every=1, om_batches=2)
+
+
+def test_in_process_and_dask_local_cluster_give_bit_identical_runs(tmp_path):
+    """--cluster local:1 (this process, no Dask) and local:2 (a Dask LocalCluster of two worker
+    processes): the same file, whatever the order in which the tasks finish."""
+    cfg = preset_config("ipd", "pola-om", "quick", **DASK_TINY)
+    calls = []
+    a = train(tmp_path / "here.h5", cfg, cluster="local:1")
+    b = train(tmp_path / "dask.h5", cfg, cluster="local:2", progress=lambda u, k, m: calls.append((u, k)))
+    _same_runs(a, b)
+    assert sorted(calls) == [(u, k) for u in range(3) for k in range(2)]
+    for k in range(2):  # each seed's updates are reported in order
+        assert [u for u, kk in calls if kk == k] == [0, 1, 2]
+
+
+def test_a_remote_scheduler_by_address_and_by_scheduler_file(tmp_path):
+    """--cluster tcp://HOST:PORT and a scheduler file reach a running Dask scheduler (here one in this
+    process with a thread worker) and give the same run as this process alone."""
+    import json
+
+    from distributed import LocalCluster
+
+    cfg = preset_config("ipd", "pola-dice", "quick", **dict(DASK_TINY, seeds=(3,), updates=1))
+    here = train(tmp_path / "here.h5", cfg)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        by_address = train(tmp_path / "tcp.h5", cfg, cluster=cluster.scheduler_address)
+        (tmp_path / "scheduler.json").write_text(json.dumps({"address": cluster.scheduler_address}))
+        by_file = train(tmp_path / "file.h5", cfg, cluster=str(tmp_path / "scheduler.json"))
+    _same_runs(here, by_address)
+    _same_runs(here, by_file)
+
+
+class LastFirst:
+    """An executor that always runs the newest pending task: one seed runs all its updates before the
+    next starts, so rows are written out of order across seeds."""
+
+    dashboard_link = None
+
+    def __init__(self) -> None:
+        from pola_nb.sampled.cluster import InProcess
+
+        self.inner = InProcess()
+
+    def submit(self, fn, *args):
+        return self.inner.submit(fn, *args)
+
+    def wait_any(self, futures):
+        return self.inner.wait_any([max(futures, key=lambda f: next(
+            i for i, (g, _, _) in enumerate(self.inner._queue) if g is f))])
+
+
+def test_seeds_advance_independently_and_resume_exactly(tmp_path):
+    """Tasks that finish in another order than submitted: seed index 1 finishes every update before
+    seed index 0 does its first; an interruption then leaves the seeds at different updates, the rows
+    of the one behind NaN, and --resume completes both to the same file as a straight run."""
+    from pola_nb.sampled.cluster import open_cluster
+
+    cfg = preset_config("ipd", "pola-dice", "quick", **dict(TINY, seeds=(1, 2, 3)))
+    straight = train(tmp_path / "a.h5", cfg)
+    calls = []
+    train(tmp_path / "b.h5", cfg, cluster=LastFirst(), progress=lambda u, k, m: calls.append((u, k)))
+    assert calls[:6] == [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (3, 2)]
+    _same_runs(straight, tmp_path / "b.h5")
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(u, k, m):
+        if (u, k) == (2, 1):
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(tmp_path / "c.h5", cfg, cluster=LastFirst(), progress=interrupt)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        score = f["metrics/score1"][()]
+        assert score.shape == (4, 3) and not np.isnan(score[:, 2]).any()  # seed index 2: done
+        assert not np.isnan(score[:3, 1]).any() and np.isnan(score[3, 1])  # seed index 1: 2 updates
+        assert not np.isnan(score[0, 0]) and np.isnan(score[1:, 0]).all()  # seed index 0: none
+    with open_cluster("local:1") as executor:
+        train(tmp_path / "c.h5", resume=True, cluster=executor)
+    _same_runs(straight, tmp_path / "c.h5")
 
 
 def test_reproduce_figure_summary_and_plot(tmp_path, capsys):
@@ -142,7 +243,8 @@ def test_reproduce_figure_summary_and_plot(tmp_path, capsys):
 
     tiny = dict(TINY, updates=2, seeds=None, om_batches=2)
     tiny.pop("seeds")
-    out = run_sampled_figure("fig5", "quick", 2, tmp_path / "fig5.h5", False, False, 1, True, overrides=tiny)
+    out = run_sampled_figure("fig5", "quick", 2, tmp_path / "fig5.h5", False, False, "local:1", True,
+                             overrides=tiny)
     assert out.with_suffix(".png").is_file()
     for algo in ("lola-dice", "pola-dice", "pola-om"):
         assert (tmp_path / f"fig5_{algo}.h5").is_file()
@@ -231,3 +333,16 @@ def test_train_cli_logs_one_line_per_update_without_a_terminal(tmp_path, capsys)
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("ipd lola-dice update")]
     assert len(lines) == 6  # before training and after each of 2 updates, for 2 seeds
     assert lines[-1].startswith("ipd lola-dice update 2/2 seed 4") and "vs ALLD" in lines[-1]
+
+
+def test_train_cli_cluster_and_workers_alias(tmp_path):
+    """``--cluster local`` and ``--workers 2`` (= ``--cluster local:2``) write the same run file."""
+    from pola_nb.cli import main
+
+    args = ["train", "ipd", "--algo", "pola-dice", "--preset", "quick", "--updates", "2", "--batch-size", "16",
+            "--hidden", "4", "--steps", "5", "--outer-steps", "1", "--seeds", "1,2", "--quiet"]
+    for name, option in (("local.h5", ["--cluster", "local"]), ("workers.h5", ["--workers", "2"])):
+        with pytest.raises(SystemExit) as e:
+            main([*args, *option, "--out", str(tmp_path / name)])
+        assert e.value.code == 0, option
+    _same_runs(tmp_path / "local.h5", tmp_path / "workers.h5")

@@ -74,7 +74,10 @@ def train_command(
     eval_batch: int = typer.Option(None, "--eval-batch", help="Episodes per evaluation (default batch size)."),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every"),
     backend: str = typer.Option(None, "--backend", help="cpu or cuda (rollout kernels)."),
-    workers: int = typer.Option(1, "--workers", help="2: the two agents' updates in two processes."),
+    cluster: str = typer.Option(None, "--cluster", help="Where the agents' updates run: local (this process), "
+                                "local:N (N Dask worker processes), tcp://HOST:PORT (a Dask scheduler) or a "
+                                "scheduler file (JSON). Default local:1."),
+    workers: int = typer.Option(None, "--workers", help="N: the same as --cluster local:N."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train both agents with one algorithm; every seed is an independent run stored in OUT.
@@ -83,7 +86,10 @@ def train_command(
     --updates N with --resume extends a run to N updates.
     """
     from pola_nb.errors import require
+    from pola_nb.sampled.cluster import cluster_option
     from pola_nb.sampled.training import extended, prepare_run, preset_config, stored_config, train
+
+    where = cluster_option(cluster, workers)
 
     options = dict(
         inner_steps=inner_steps, outer_steps=outer_steps, lr_in=lr_in, lr_out=lr_out, lr_v=lr_v,
@@ -103,13 +109,25 @@ def train_command(
         require(algo is not None, "--algo is needed (lola-dice, pola-dice or pola-om)")
         cfg = preset_config(game, algo, preset, seeds=parse_seeds(seeds), updates=updates, **options)
     # Everything is checked before the progress display starts and before OUT is created or changed.
-    prepare_run(out, None if resume else cfg, resume=resume, force=force, workers=workers,
+    prepare_run(out, None if resume else cfg, resume=resume, force=force, cluster=where,
                 updates=cfg.updates if resume else None)
-    with reporter(cfg, quiet) as progress:
-        train(out, None if resume else cfg, resume=resume, force=force, progress=progress, workers=workers,
+    with opened_cluster(where, quiet) as executor, reporter(cfg, quiet) as progress:
+        train(out, None if resume else cfg, resume=resume, force=force, progress=progress, cluster=executor,
               updates=cfg.updates if resume else None)
     if not quiet:
         print(f"wrote {out}")
+
+
+@contextmanager
+def opened_cluster(where: str, quiet: bool) -> Iterator:
+    """The executor of the ``--cluster`` text ``where`` (refused with one line if it cannot be opened),
+    its Dask dashboard's address printed on stderr unless ``quiet``."""
+    from pola_nb.sampled.cluster import open_cluster
+
+    with open_cluster(where) as executor:
+        if executor.dashboard_link and not quiet:
+            print(f"Dask dashboard: {executor.dashboard_link}", file=sys.stderr, flush=True)
+        yield executor
 
 
 @contextmanager
@@ -135,9 +153,10 @@ def reporter(cfg, quiet: bool, title: str | None = None
     with Progress(TextColumn("[bold]{task.fields[title]}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}")) as bar:
         task = bar.add_task("", total=cfg.updates * len(cfg.seeds), title=title or f"{cfg.game} {cfg.hp.algo}")
+        latest = [0] * len(cfg.seeds)  # seeds advance independently: count each one's updates
 
         def progress(u: int, k: int, m: dict[str, float]) -> None:
-            done = max(0, u - 1) * len(cfg.seeds) + k + 1 if u > 0 else 0
-            bar.update(task, completed=done, description=f"update {u} seed {cfg.seeds[k]}: {_fmt(m)}")
+            latest[k] = u
+            bar.update(task, completed=sum(latest), description=f"update {u} seed {cfg.seeds[k]}: {_fmt(m)}")
 
         yield progress

@@ -268,17 +268,17 @@ def update_pair(arch: Architecture, agents: tuple[Agent, Agent], hp: Hyper, roll
     """One simultaneous update of both agents: ``(new_agents, new_models)``.
 
     Both agents' parts read the same start-of-update ``agents`` and get independent random streams
-    drawn from ``rng``, so running them in parallel (``pool``: an executor with ``map``) gives the
-    same result as running them one after the other. ``models[i]`` is agent i's persistent model of
-    its opponent (POLA-OM only; else None).
+    drawn from ``rng`` (:func:`pola_nb.sampled.pair_tasks.pair_jobs`), so running them in parallel
+    (``pool``: any executor with ``map``, e.g. a ``concurrent.futures`` executor or a Dask client's
+    ``get_executor()``) gives the same result as running them one after the other here. Training
+    submits the two parts as separate tasks instead (:mod:`pola_nb.sampled.training`). ``models[i]``
+    is agent i's persistent model of its opponent (POLA-OM only; else None).
     """
-    agents = tuple(tree.stop(a) for a in agents)
-    seeds = rng.integers(0, 2**63 - 1, size=2)
-    jobs = [(arch, agents, i, hp, rollout, int(seeds[i]), models[i] if hp.uses_opponent_model else None)
-            for i in (0, 1)]
+    from pola_nb.sampled.pair_tasks import assemble, pair_jobs
+
+    jobs = pair_jobs(arch, agents, hp, rollout, rng, models)
     results = list(pool.map(_agent_step, jobs)) if pool is not None else [_agent_step(j) for j in jobs]
-    new = (results[0][0], results[1][0])
-    return new, ((results[0][1], results[1][1]) if hp.uses_opponent_model else models)
+    return assemble(results, hp, models)
 
 
 def lola_dice(**kw: Any) -> Hyper:

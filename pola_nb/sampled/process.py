@@ -107,15 +107,21 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, -1) and mallopt(_M_TOP_PAD, 256 << 20))
 
 
-def single_threaded() -> None:
-    """One BLAS thread and one numba thread in this process."""
-    limit_blas_threads(1)
+def one_numba_thread() -> None:
+    """One numba thread for the parallel loops started from the calling thread (numba's setting is
+    per thread: a task that runs in a worker's executor thread must set it there)."""
     try:
         import numba
 
         numba.set_num_threads(1)
     except Exception:  # numba's threading layer may refuse; the rollouts then stay parallel
         pass
+
+
+def single_threaded() -> None:
+    """One BLAS thread in this process and one numba thread in the calling thread."""
+    limit_blas_threads(1)
+    one_numba_thread()
 
 
 def training_process() -> None:

@@ -12,8 +12,13 @@ A run trains several independent seeds with one configuration and stores them in
   (bit-for-bit: parameters, opponent models and random numbers are all restored);
 - ``checkpoints/<u>/seed_<s>``: parameters every ``checkpoint_every`` updates and at the end.
 
-Seeds advance in lock-step, one update each in turn, and the file is flushed after every update of
-every seed, so Ctrl-C or a crash loses at most the update in progress.
+The two agents' parts of every update are tasks (:mod:`pola_nb.sampled.pair_tasks`) run by an
+executor (:mod:`pola_nb.sampled.cluster`: this process, or a Dask cluster). The loop, the evaluation
+and the file stay in this process: as soon as both parts of one seed's update are back, that seed is
+evaluated, its row and resume state are written, and its next update is submitted. Seeds never wait
+for each other (one may be several updates ahead of another, the rows it has not reached being NaN).
+The file is flushed after every update of every seed, so Ctrl-C or a crash loses at most the updates
+in progress.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ import numpy as np
 from pola_nb.backends import BACKENDS, check_backend
 from pola_nb.errors import PolaUsageError, is_integer, require, require_int, require_real
 from pola_nb.results import check_output_path, open_h5, open_results, write_root_attrs
-from pola_nb.sampled.learners import ALGOS, Hyper, game_rollout, update_pair
+from pola_nb.sampled.cluster import DEFAULT as DEFAULT_CLUSTER
+from pola_nb.sampled.cluster import Executor, open_cluster, parse_cluster
+from pola_nb.sampled.learners import ALGOS, Hyper, game_rollout
+from pola_nb.sampled.pair_tasks import assemble, pair_jobs, timed_step
 from pola_nb.sampled.policies import Architecture, PolicySampler, make_architecture
 
 GAMES = ("ipd", "coin")
@@ -343,35 +351,37 @@ def init_seed(cfg: RunConfig, arch: Architecture, seed: int) -> SeedState:
 
 
 def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = False, force: bool = False,
-          progress: Progress | None = None, workers: int = 1, updates: int | None = None) -> Path:
+          progress: Progress | None = None, cluster: str | Executor = DEFAULT_CLUSTER,
+          updates: int | None = None) -> Path:
     """Train (or, with ``resume``, continue) the run stored at ``path``; returns the path.
 
-    ``progress(update, seed_index, metrics)`` is called after every evaluation. ``workers = 2`` runs
-    the two agents' halves of every update in two single-threaded worker processes (same results).
-    ``updates`` (with ``resume`` only) extends a run to that many updates; the continuation is the
-    same as if the run had been started with that number.
+    ``progress(update, seed_index, metrics)`` is called after every evaluation (update 0 = before
+    training). ``cluster``: where the agents' update tasks run, a ``--cluster`` text
+    (:mod:`pola_nb.sampled.cluster`: ``local:1`` in this process, ``local:N``, ``tcp://HOST:PORT`` or
+    a scheduler file) or an executor already opened with :func:`~pola_nb.sampled.cluster.open_cluster`;
+    the results are the same wherever the tasks run. ``updates`` (with ``resume`` only) extends a run
+    to that many updates; the continuation is the same as if the run had been started with that number.
     """
-    path, cfg, stored = prepare_run(path, cfg, resume=resume, force=force, updates=updates, workers=workers)
-    if workers == 2:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        from pola_nb.sampled.process import worker_init as init
-
-        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=init) as pool:
-            return _train(path, cfg, stored, progress, pool)
-    return _train(path, cfg, stored, progress, None)
+    path, cfg, stored = prepare_run(path, cfg, resume=resume, force=force, updates=updates,
+                                    cluster=cluster if isinstance(cluster, str) else None)
+    if not isinstance(cluster, str):
+        return _train(path, cfg, stored, progress, cluster)
+    with open_cluster(parse_cluster(cluster)) as executor:  # a bad cluster is refused before the file
+        return _train(path, cfg, stored, progress, executor)
 
 
 def prepare_run(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = False, force: bool = False,
-                updates: int | None = None, workers: int = 1) -> tuple[Path, RunConfig, RunConfig | None]:
+                updates: int | None = None, cluster: str | None = None
+                ) -> tuple[Path, RunConfig, RunConfig | None]:
     """Validate the arguments of :func:`train` without touching any file: returns ``(path,
     configuration to run, stored configuration)``, the last one ``None`` for a new run.
 
-    Refuses (PolaUsageError) a bad ``workers`` or ``updates``, an existing ``path`` without
-    ``force``, a missing or unreadable run file with ``resume``, and a backend that does not work here.
+    Refuses (PolaUsageError) a malformed ``cluster`` text (its scheduler is not contacted here), a
+    bad ``updates``, an existing ``path`` without ``force``, a missing or unreadable run file with
+    ``resume``, and a backend that does not work here.
     """
-    require(is_integer(workers) and workers in (1, 2), f"workers must be 1 or 2, got {workers!r}")
+    if cluster is not None:
+        parse_cluster(cluster)
     require(updates is None or resume, "updates= is for extending a resumed run; put it in the configuration")
     path = Path(path)
     stored = None
@@ -422,8 +432,16 @@ def extended(cfg: RunConfig, updates: int | None, path: Path) -> RunConfig:
     return replace(cfg, updates=updates)
 
 
-def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress, pool) -> Path:
-    """The run of :func:`train` once :func:`prepare_run` has validated it."""
+def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progress | None,
+           executor: Executor) -> Path:
+    """The run of :func:`train` once :func:`prepare_run` has validated it, its update tasks on ``executor``.
+
+    Each seed goes through its own sequence: (new seed) initialise and evaluate; then, per update,
+    draw the two parts' seeds and submit them, and when both are back assemble, evaluate and record.
+    The seed's generator is used in exactly this order wherever and whenever the tasks run, so the
+    file does not depend on the executor. ``wall_time`` adds, per update, the span from the start of
+    the first part to the end of the last one and the evaluation.
+    """
     from pola_nb.sampled.process import training_process
 
     training_process()
@@ -444,31 +462,47 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress, pool)
         prev_wall = f["metrics/wall_time"][()]
     wall = [float(prev_wall[st.done, k]) if st is not None and st.done < prev_wall.shape[0] else 0.0
             for k, st in enumerate(states)]
+    pending: dict[Any, tuple[int, int]] = {}  # future -> (seed index, agent index)
+    parts: list[list[Any]] = [[None, None] for _ in cfg.seeds]
+
+    def submit(k: int) -> None:
+        st = states[k]
+        if st.done >= cfg.updates:
+            return
+        for i, job in enumerate(pair_jobs(arch, st.agents, cfg.hp, rollout, st.rng, st.models)):
+            pending[executor.submit(timed_step, job)] = (k, i)
+
     for k, seed in enumerate(cfg.seeds):
-        if states[k] is not None:
-            continue
-        st = init_seed(cfg, arch, seed)
-        t0 = time.perf_counter()
-        met = evaluate(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
-        met["wall_time"] = wall[k] = time.perf_counter() - t0
-        _record(path, cfg, k, st, met)
-        states[k] = st
-        if progress:
-            progress(0, k, met)
-    for u in range(min(st.done for st in states) + 1, cfg.updates + 1):
-        for k, st in enumerate(states):
-            if st.done != u - 1:  # this seed already did update u before an interruption
-                continue
+        if states[k] is None:
+            st = init_seed(cfg, arch, seed)
             t0 = time.perf_counter()
-            agents, models = update_pair(arch, st.agents, cfg.hp, rollout, st.rng, st.models, pool)
+            met = evaluate(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
+            met["wall_time"] = wall[k] = time.perf_counter() - t0
+            _record(path, cfg, k, st, met)
+            states[k] = st
+            if progress:
+                progress(0, k, met)
+        submit(k)
+    while pending:
+        for fut in executor.wait_any(list(pending)):
+            k, i = pending.pop(fut)
+            parts[k][i] = fut.result()
+            if any(p is None for p in parts[k]):
+                continue
+            (r0, start0, end0), (r1, start1, end1) = parts[k]
+            parts[k] = [None, None]
+            st = states[k]
+            agents, models = assemble([r0, r1], cfg.hp, st.models)
+            t0 = time.perf_counter()
             met = evaluate(game, arch, agents, eval_batch, st.rng, cfg.backend)
-            wall[k] += time.perf_counter() - t0
+            wall[k] += max(end0, end1) - min(start0, start1) + time.perf_counter() - t0
             met["wall_time"] = wall[k]
             new = SeedState(tuple(agents), models, st.rng, st.done + 1)
             _record(path, cfg, k, new, met)
             states[k] = new
             if progress:
                 progress(new.done, k, met)
+            submit(k)
     with open_h5(path, "a") as f:
         f.attrs["status"] = "complete"
     return path

@@ -1,0 +1,209 @@
+"""Where the agents' update tasks run: the ``--cluster`` text of ``pola train`` and an executor for it.
+
+``--cluster`` is one of
+
+- ``local`` or ``local:N`` (default ``local:1``): ``N = 1`` runs every task in this process, one after
+  the other, without Dask; ``N >= 2`` starts a Dask ``LocalCluster`` of ``N`` single-threaded worker
+  processes on this machine;
+- ``tcp://HOST:PORT``: the Dask scheduler listening there (``dask scheduler`` and ``dask worker``
+  started by hand or by a batch system);
+- a path to a scheduler file (JSON, as written by ``dask scheduler --scheduler-file``), the way HPC
+  centres start Dask.
+
+Every Dask worker runs :func:`pola_nb.sampled.process.training_process` when it starts (one BLAS
+thread, freed memory kept), and every task sets one numba thread in the thread that runs it. The
+workers only compute: the training loop, the evaluation and the run file stay in the client process.
+
+An executor (:class:`InProcess` or :class:`DaskExecutor`) has ``submit(fn, *args) -> future``,
+``wait_any(futures) -> finished futures`` and ``dashboard_link`` (``None`` without a dashboard); a
+future has ``result()``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pola_nb.errors import PolaUsageError, is_integer, require
+
+DEFAULT = "local:1"
+#: Seconds to wait for a scheduler (``tcp://`` or a scheduler file) before refusing the address.
+CONNECT_TIMEOUT_S = 10.0
+_USAGE = "--cluster must be local, local:N (N >= 1), tcp://HOST:PORT or a scheduler file"
+_TCP = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A parsed ``--cluster``: ``kind`` is ``local`` (``workers`` processes), ``tcp`` (``address``) or
+    ``file`` (``address`` = the scheduler file's path)."""
+
+    kind: str
+    workers: int = 1
+    address: str = ""
+
+    @property
+    def in_process(self) -> bool:
+        return self.kind == "local" and self.workers == 1
+
+
+def parse_cluster(text: str) -> ClusterSpec:
+    """The :class:`ClusterSpec` of a ``--cluster`` text; PolaUsageError if it is malformed or names a
+    scheduler file that does not exist. Connects to nothing."""
+    require(isinstance(text, str) and text.strip() != "", f"{_USAGE}, got {text!r}")
+    text = text.strip()
+    if text == "local" or text.startswith("local:"):
+        n = "1" if text == "local" else text.partition(":")[2]
+        require(n.isdigit() and int(n) >= 1, f"{_USAGE}, got {text!r}")
+        return ClusterSpec("local", int(n))
+    if "://" in text:
+        m = _TCP.fullmatch(text)
+        require(m is not None and 1 <= int(m["port"]) <= 65535, f"{_USAGE}, got {text!r}")
+        return ClusterSpec("tcp", address=text)
+    require(Path(text).is_file(), f"{_USAGE}; no such scheduler file: {text}")
+    return ClusterSpec("file", address=text)
+
+
+def cluster_option(cluster: str | None, workers: int | None) -> str:
+    """The ``--cluster`` text of the CLI options ``--cluster`` and ``--workers N`` (an alias of
+    ``--cluster local:N``); refuses both at once. Neither: :data:`DEFAULT`."""
+    require(cluster is None or workers is None, "give --cluster or --workers, not both")
+    if workers is not None:
+        require(is_integer(workers) and workers >= 1, f"--workers must be an integer >= 1, got {workers!r}")
+        return f"local:{workers}"
+    return DEFAULT if cluster is None else cluster
+
+
+class Executor(Protocol):
+    """What the training loop needs from where tasks run."""
+
+    dashboard_link: str | None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def wait_any(self, futures: list) -> list: ...
+
+
+class InProcess:
+    """Runs tasks in this process, in the order they were submitted, when they are waited for.
+
+    ``submit`` returns at once; :meth:`wait_any` runs the oldest pending task among ``futures``.
+    The order of the computations is therefore that of submission (as a serial loop would run them).
+    """
+
+    dashboard_link: str | None = None
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Future, Callable[..., Any], tuple]] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        fut: Future = Future()
+        self._queue.append((fut, fn, args))
+        return fut
+
+    def wait_any(self, futures: list) -> list:
+        done = [f for f in futures if f.done()]
+        if done:
+            return done
+        wanted = {id(f) for f in futures}
+        i = next(i for i, (f, _, _) in enumerate(self._queue) if id(f) in wanted)
+        fut, fn, args = self._queue.pop(i)
+        try:
+            fut.set_result(fn(*args))
+        except Exception as e:  # handed on by result(), as a remote executor would
+            fut.set_exception(e)
+        return [fut]
+
+    def close(self) -> None:
+        self._queue.clear()
+
+
+class DaskExecutor:
+    """Tasks on a Dask cluster through ``client`` (and ``cluster``, closed with it when this process
+    started it)."""
+
+    def __init__(self, client, cluster=None) -> None:
+        self.client, self.cluster = client, cluster
+        self.dashboard_link = _dashboard_link(client)
+
+    def submit(self, fn: Callable[..., Any], *args: Any):
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait_any(self, futures: list) -> list:
+        from distributed import wait
+
+        with self.client.as_current():
+            return list(wait(futures, return_when="FIRST_COMPLETED").done)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _dashboard_link(client) -> str | None:
+    try:
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        return client.dashboard_link
+    except Exception:  # no dashboard, or a scheduler too old to say
+        return None
+
+
+def _local_cluster(n: int):
+    from distributed import LocalCluster
+
+    # one thread per worker; the dashboard on a free port (its plots need bokeh); no memory limit:
+    # a worker keeps freed memory on purpose (process.py)
+    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                        memory_limit=0, env={"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+
+
+def _connect(spec: ClusterSpec):
+    from distributed import Client
+
+    where = f"the scheduler file {spec.address}" if spec.kind == "file" else spec.address
+    if spec.kind == "file":
+        try:
+            json.loads(Path(spec.address).read_text())["address"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise PolaUsageError(f"{spec.address} is not a Dask scheduler file") from None
+    try:
+        kw = {"scheduler_file": spec.address} if spec.kind == "file" else {"address": spec.address}
+        return Client(timeout=CONNECT_TIMEOUT_S, set_as_default=False, **kw)
+    except (OSError, TimeoutError, ValueError) as e:
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise PolaUsageError(f"cannot reach the Dask scheduler of {where} ({reason})") from None
+
+
+@contextmanager
+def open_cluster(cluster: str | ClusterSpec = DEFAULT) -> Iterator[Executor]:
+    """The executor of ``cluster`` (a ``--cluster`` text or a parsed one), closed on exit.
+
+    Refuses (PolaUsageError) a malformed text, a missing or malformed scheduler file and a scheduler
+    that does not answer within :data:`CONNECT_TIMEOUT_S`, before anything runs.
+    """
+    spec = cluster if isinstance(cluster, ClusterSpec) else parse_cluster(cluster)
+    if spec.in_process:
+        ex: InProcess | DaskExecutor = InProcess()
+    elif spec.kind == "local":
+        from distributed import Client
+
+        local = _local_cluster(spec.workers)
+        ex = DaskExecutor(Client(local, set_as_default=False), local)
+    else:
+        ex = DaskExecutor(_connect(spec))
+    try:
+        if isinstance(ex, DaskExecutor):
+            from pola_nb.sampled.worker_plugin import TrainingProcess
+
+            ex.client.register_plugin(TrainingProcess())
+        yield ex
+    finally:
+        ex.close()
