@@ -17,14 +17,25 @@ workers only compute: the training loop, the evaluation and the run file stay in
 An executor (:class:`InProcess` or :class:`DaskExecutor`) has ``submit(fn, *args) -> future``,
 ``wait_any(futures) -> finished futures`` and ``dashboard_link`` (``None`` without a dashboard); a
 future has ``result()``.
+
+Faults on a Dask cluster:
+
+- a worker that dies (killed, out of memory, its node gone): the scheduler runs its tasks again on
+  another worker (a task is a pure function of its arguments, so the run does not change), and a
+  ``LocalCluster``'s nanny starts a new worker in its place;
+- a scheduler that goes away: :meth:`DaskExecutor.wait_any` raises :class:`SchedulerLostError` (a
+  :class:`~pola_nb.errors.PolaUsageError`: one line from the CLI). The run file keeps every finished
+  update and ``--resume`` continues it, on any ``--cluster``;
+- Ctrl-C: the executor is closed on the way out, and with it a ``local:N`` cluster's processes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +46,8 @@ from pola_nb.errors import PolaUsageError, is_integer, require
 DEFAULT = "local:1"
 #: Seconds to wait for a scheduler (``tcp://`` or a scheduler file) before refusing the address.
 CONNECT_TIMEOUT_S = 10.0
+#: Seconds to wait for a client or a local cluster to close.
+CLOSE_TIMEOUT_S = 30.0
 _USAGE = "--cluster must be local, local:N (N >= 1), tcp://HOST:PORT or a scheduler file"
 _TCP = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})")
 
@@ -124,27 +137,96 @@ class InProcess:
         self._queue.clear()
 
 
+class SchedulerLostError(PolaUsageError):
+    """The Dask scheduler went away while tasks were pending (the CLI prints one line, exit status 2)."""
+
+
+class _DaskTask:
+    """A Dask future as the training loop sees it: ``result()`` raises :class:`SchedulerLostError`
+    instead of Dask's ``CancelledError`` when the scheduler went away."""
+
+    __slots__ = ("future", "executor")
+
+    def __init__(self, future, executor: DaskExecutor) -> None:
+        self.future, self.executor = future, executor
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> Any:
+        try:
+            return self.future.result()
+        except CancelledError:
+            raise self.executor.lost_error() from None
+
+
 class DaskExecutor:
     """Tasks on a Dask cluster through ``client`` (and ``cluster``, closed with it when this process
     started it)."""
 
+    #: Seconds between two looks at the connection while waiting for tasks.
+    poll_s = 2.0
+
     def __init__(self, client, cluster=None) -> None:
         self.client, self.cluster = client, cluster
         self.dashboard_link = _dashboard_link(client)
+        self.lost = False
+        self.address = str(getattr(client.scheduler, "address", "") or "its address")
 
-    def submit(self, fn: Callable[..., Any], *args: Any):
-        return self.client.submit(fn, *args, pure=False)
+    def lost_error(self) -> SchedulerLostError:
+        """The error that reports the lost scheduler (and marks this executor as having lost it)."""
+        self.lost = True
+        return SchedulerLostError(f"lost the Dask scheduler at {self.address}; the run file keeps every "
+                                  "finished update: continue it with --resume")
+
+    def _check_connected(self) -> None:
+        if self.client.status not in ("running", "newly-created"):
+            raise self.lost_error()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> _DaskTask:
+        self._check_connected()
+        try:
+            return _DaskTask(self.client.submit(fn, *args, pure=False), self)
+        except CancelledError:
+            raise self.lost_error() from None
 
     def wait_any(self, futures: list) -> list:
+        """The finished tasks among ``futures`` (at least one); :class:`SchedulerLostError` as soon as
+        the connection to the scheduler is lost (Dask then cancels every pending future)."""
         from distributed import wait
 
-        with self.client.as_current():
-            return list(wait(futures, return_when="FIRST_COMPLETED").done)
+        by_future = {t.future: t for t in futures}
+        while True:
+            self._check_connected()
+            try:
+                with self.client.as_current():
+                    done = wait(list(by_future), timeout=self.poll_s, return_when="FIRST_COMPLETED").done
+                break
+            except CancelledError:
+                raise self.lost_error() from None
+            except TimeoutError:  # nothing finished yet: look at the connection again
+                continue
+        if any(f.status == "cancelled" for f in done):
+            raise self.lost_error()
+        return [by_future[f] for f in done]
 
     def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        """Close the client, then the cluster this process started (if any), whatever the first does.
+
+        After a lost scheduler the client's own report of its failed reconnection is left out: the
+        error raised by :meth:`wait_any` already says it."""
+        client_log = logging.getLogger("distributed.client")
+        level = client_log.level
+        if self.lost:
+            client_log.setLevel(logging.CRITICAL)
+        try:
+            self.client.close(timeout=CLOSE_TIMEOUT_S)
+        except Exception:  # a client whose scheduler is gone may fail to close cleanly
+            pass
+        finally:
+            client_log.setLevel(level)
+            if self.cluster is not None:
+                self.cluster.close(timeout=CLOSE_TIMEOUT_S)
 
 
 def _dashboard_link(client) -> str | None:
