@@ -22,6 +22,7 @@ app = typer.Typer(
 
 # Command modules register themselves on `app` when imported (one line per module).
 from pola_nb.cli import (  # noqa: E402,F401
+    analysis_cmd,
     check_cmd,
     eval_cmd,
     info_cmd,

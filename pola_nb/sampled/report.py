@@ -15,7 +15,9 @@ the total number of outer steps. Summaries give the values of the last row every
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -37,17 +39,25 @@ TITLES = {"score_each_other": "Average score vs each other", "score_vs_alld": "A
           "own_coin": "Proportion of same-colour coins picked up"}
 
 
+#: Derived quantities: each is the mean of the two agents' stored metrics of the same name.
+AGENT_MEANS = {"score_each_other": ("score1", "score2"), "score_vs_alld": ("vs_alld1", "vs_alld2"),
+               "score_vs_allc": ("vs_allc1", "vs_allc2"), "score_vs_tft": ("vs_tft1", "vs_tft2")}
+
+
+def derived(m: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The plot quantities ``(rows, seeds)`` from the stored metrics ``m`` (an HDF5 ``metrics``
+    group or a dict of arrays): the :data:`AGENT_MEANS` and, in the Coin Game, ``own_coin``.
+    NaN (a row a seed has not reached) stays NaN."""
+    out = {k: 0.5 * (np.asarray(m[a][()]) + np.asarray(m[b][()])) for k, (a, b) in AGENT_MEANS.items()}
+    if "own_coin" in m:
+        out["own_coin"] = np.asarray(m["own_coin"][()])
+    return out
+
+
 def curves(f: h5py.File) -> dict[str, np.ndarray]:
     """Per-row, per-seed plot quantities ``(rows, seeds)`` of a ``train`` file, plus ``outer_steps``."""
     m = f["metrics"]
-    out = {"outer_steps": m["outer_steps"][()],
-           "score_each_other": 0.5 * (m["score1"][()] + m["score2"][()]),
-           "score_vs_alld": 0.5 * (m["vs_alld1"][()] + m["vs_alld2"][()]),
-           "score_vs_allc": 0.5 * (m["vs_allc1"][()] + m["vs_allc2"][()]),
-           "score_vs_tft": 0.5 * (m["vs_tft1"][()] + m["vs_tft2"][()])}
-    if "own_coin" in m:
-        out["own_coin"] = m["own_coin"][()]
-    return out
+    return {"outer_steps": m["outer_steps"][()], **derived(m)}
 
 
 def mean_band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,14 +93,15 @@ def table_train(s: dict) -> str:
     return "\n".join(lines)
 
 
-def _runs(f: h5py.File) -> dict[str, Path]:
+def figure_runs(f: h5py.File) -> dict[str, Path]:
+    """The run file of each algorithm of a ``fig4``/``fig5`` file (paths next to the figure file)."""
     base = Path(f.filename).parent
     return {algo: base / rel for algo, rel in json.loads(f.attrs["runs"]).items()}
 
 
 def summary_figure(f: h5py.File) -> dict:
     out = {"kind": str(f.attrs["kind"]), "runs": {}}
-    for algo, path in _runs(f).items():
+    for algo, path in figure_runs(f).items():
         if path.is_file():
             with open_h5(path, "r") as g:
                 out["runs"][algo] = summary_train(g)
@@ -144,7 +155,7 @@ def plot_train(f: h5py.File, png: str) -> None:
 
 
 def plot_figure(f: h5py.File, png: str) -> None:
-    opened = {a: open_h5(p, "r") for a, p in _runs(f).items() if p.is_file()}
+    opened = {a: open_h5(p, "r") for a, p in figure_runs(f).items() if p.is_file()}
     try:
         title = {"fig4": "IPD with full history (Figure 4)", "fig5": "Coin Game (Figure 5)"}.get(str(f.attrs["kind"]))
         plot_runs(opened, png, title or "")

@@ -1,0 +1,200 @@
+"""Analysis API and its commands: tidy tables of run files, aggregates over seeds, ``pola export``
+and ``pola compare``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from pola_nb import analysis
+from pola_nb.cli import main
+from pola_nb.errors import PolaUsageError
+from pola_nb.sampled.training import _create, _write_row, metric_names, preset_config, train
+
+TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=1, updates=2, seeds=(1, 2))
+
+
+def _synthetic(path, game="ipd", rows=3, seeds=(3, 7), lr_in=None, reached=None, offset=0.0):
+    """A run file made by ``_create`` with known metrics; seed index k reaches ``reached[k]`` rows."""
+    cfg = preset_config(game, "pola-dice", "quick", **{**TINY, "seeds": seeds, "lr_in": lr_in})
+    _create(path, cfg)
+    reached = reached or [rows] * len(seeds)
+    with h5py.File(path, "a") as f:
+        for row in range(rows):
+            for k in range(len(seeds)):
+                if row < reached[k]:
+                    _write_row(f, cfg, row, k, {n: offset + row + 0.1 * k + 0.01 * i
+                                                for i, n in enumerate(metric_names(game))})
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs")
+    a = train(d / "a.h5", preset_config("ipd", "pola-dice", "quick", **TINY))
+    b = train(d / "b.h5", preset_config("ipd", "pola-dice", "quick", **TINY, lr_in=0.1))
+    return a, b
+
+
+def test_load_runs_round_trips_the_stored_metrics(trained):
+    a, _ = trained
+    df = analysis.load_runs(a)
+    with h5py.File(a, "r") as f:
+        stored = {k: f[f"metrics/{k}"][()] for k in f["metrics"]}
+        seeds = json.loads(f.attrs["config"])["seeds"]
+    assert set(df["run"]) == {str(a)} and set(df["game"]) == {"ipd"} and set(df["algo"]) == {"pola-dice"}
+    assert set(df["preset"]) == {"quick"}
+    for name, v in stored.items():
+        if name == "outer_steps":
+            continue
+        t = df[df["metric"] == name]
+        got = np.full(v.shape, np.nan)
+        got[t["update"].to_numpy(), [seeds.index(s) for s in t["seed"]]] = t["value"].to_numpy()
+        np.testing.assert_array_equal(got, v)  # exact, every cell
+        np.testing.assert_array_equal(t["outer_steps"].to_numpy(), stored["outer_steps"][t["update"].to_numpy()])
+    each = df[df["metric"] == "score_each_other"].sort_values(["update", "seed"])["value"].to_numpy()
+    np.testing.assert_array_equal(each, (0.5 * (stored["score1"] + stored["score2"])).ravel())
+    assert {"score_vs_alld", "score_vs_allc", "score_vs_tft", "wall_time"} <= set(df["metric"])
+
+
+def test_load_runs_drops_unreached_rows_and_adds_differing_fields(tmp_path):
+    p = _synthetic(tmp_path / "p.h5", reached=[3, 1])
+    q = _synthetic(tmp_path / "q.h5", lr_in=0.2)
+    df = analysis.load_runs(str(tmp_path / "*.h5"))
+    assert "hp.lr_in" in df and "hidden" not in df
+    assert dict(df.groupby("run")["hp.lr_in"].first()) == {str(p): 0.05, str(q): 0.2}
+    s1 = df[(df["run"] == str(p)) & (df["metric"] == "score1")]
+    assert sorted(zip(s1["update"], s1["seed"], strict=True)) == [(0, 3), (0, 7), (1, 3), (2, 3)]
+    assert not df["value"].isna().any()
+    ds = analysis.to_dataset(df)
+    assert ds["score1"].dims == ("run", "update", "seed") and ds["score1"].shape == (2, 3, 2)
+    assert np.isnan(ds["score1"].sel(run=str(p), update=2, seed=7))
+    assert float(ds["score1"].sel(run=str(q), update=2, seed=7)) == 2.1
+
+
+def test_load_runs_expands_figure_files(tmp_path):
+    from pola_nb.results import write_root_attrs
+
+    for algo in ("x", "y"):
+        _synthetic(tmp_path / f"f_{algo}.h5")
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        write_root_attrs(f, "fig4", {})
+        f.attrs["runs"] = json.dumps({"x": "f_x.h5", "y": "f_y.h5"})
+    df = analysis.load_runs([tmp_path / "f.h5", tmp_path / "f_x.h5"])
+    assert sorted(set(df["run"])) == [str(tmp_path / "f_x.h5"), str(tmp_path / "f_y.h5")]
+
+
+def test_many_files_load_quickly(tmp_path):
+    for i in range(100):
+        _synthetic(tmp_path / f"r{i:03d}.h5", rows=5, offset=i)
+    t = time.perf_counter()
+    df = analysis.load_runs(str(tmp_path / "r*.h5"))
+    assert time.perf_counter() - t < 10
+    assert df["run"].nunique() == 100
+
+
+def test_aggregate_matches_a_hand_computation():
+    df = pd.DataFrame({"run": "r", "update": [0, 0, 0, 1], "metric": "m", "value": [1.0, 2.0, 6.0, 4.0]})
+    agg = analysis.aggregate(df).set_index("update")
+    v = np.array([1.0, 2.0, 6.0])
+    se = np.sqrt(np.mean((v - 3.0) ** 2) / 3)
+    assert agg.loc[0, "mean"] == 3.0 and agg.loc[0, "n"] == 3
+    assert agg.loc[0, "low"] == pytest.approx(3.0 - 1.959964 * se) and agg.loc[0, "high"] == pytest.approx(
+        3.0 + 1.959964 * se)
+    assert agg.loc[1, "low"] == agg.loc[1, "high"] == 4.0
+    boot = analysis.aggregate(df, ci="bootstrap", n_boot=500, seed=1).set_index("update")
+    assert boot.loc[0, "low"] <= 3.0 <= boot.loc[0, "high"] and boot.loc[0, "low"] >= 1.0
+    assert boot.loc[0, "high"] <= 6.0 and boot.loc[0, "low"] < boot.loc[0, "high"]
+    again = analysis.aggregate(df, ci="bootstrap", n_boot=500, seed=1).set_index("update")
+    pd.testing.assert_frame_equal(boot, again)
+    with pytest.raises(PolaUsageError):
+        analysis.aggregate(df, ci="t")
+
+
+def test_compare_plots_the_aggregated_table(trained, tmp_path):
+    a, b = trained
+    out = tmp_path / "cmp.png"
+    res = analysis.compare([a, b], out, csv=True)
+    assert out.is_file() and out.with_suffix(".csv").is_file()
+    df = analysis.load_runs([a, b])
+    agg = analysis.aggregate(df[df["metric"].isin(["score_each_other", "score_vs_alld"])])
+    assert len(res.figure.axes) == 2
+    for ax, metric in zip(res.figure.axes, ["score_each_other", "score_vs_alld"], strict=True):
+        lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("always")]
+        assert [ln.get_label() for ln in lines] == ["POLA-DiCE (hp.lr_in=0.05)", "POLA-DiCE (hp.lr_in=0.1)"]
+        for ln, run in zip(lines, [a, b], strict=True):
+            want = agg[(agg["run"] == str(run)) & (agg["metric"] == metric)].sort_values("update")
+            np.testing.assert_array_equal(ln.get_ydata(), want["mean"].to_numpy())
+            np.testing.assert_array_equal(ln.get_xdata(), [0, 1, 2])
+        refs = {ln.get_label() for ln in ax.get_lines()} - {ln.get_label() for ln in lines}
+        assert refs == {"always cooperate", "always defect"}
+    written = pd.read_csv(out.with_suffix(".csv"))
+    np.testing.assert_allclose(written["mean"].to_numpy(), res.table["mean"].to_numpy())
+    by_label = analysis.compare([a, b], tmp_path / "lab.pdf", label="hp.lr_in", x="update", metrics=["score1"])
+    assert set(by_label.table["label"]) == {"hp.lr_in=0.05", "hp.lr_in=0.1"}
+
+
+def test_export_csv(trained, tmp_path, capsys):
+    a, _ = trained
+    with pytest.raises(SystemExit) as e:
+        main(["export", str(a), "--csv", str(tmp_path / "t.csv")])
+    assert e.value.code == 0 and "wrote" in capsys.readouterr().out
+    back = pd.read_csv(tmp_path / "t.csv")
+    df = analysis.load_runs(a)
+    assert list(back.columns) == list(df.columns)
+    np.testing.assert_allclose(back["value"].to_numpy(), df["value"].to_numpy(), rtol=1e-15)
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    _synthetic(d / "ipd.h5")
+    _synthetic(d / "ipd2.h5", lr_in=0.2)
+    _synthetic(d / "coin.h5", game="coin")
+    return d
+
+
+BAD = {
+    "missing file": ["compare", "{in}/nope.h5", "-o", "{out}/c.png"],
+    "missing file (export)": ["export", "{in}/nope.h5", "--csv", "{out}/t.csv"],
+    "no glob match (export)": ["export", "{in}/zz*.h5", "--csv", "{out}/t.csv"],
+    "unknown metric": ["compare", "{in}/ipd.h5", "{in}/ipd2.h5", "--metric", "own_coin", "-o", "{out}/c.png"],
+    "unknown x": ["compare", "{in}/ipd.h5", "--x", "time", "-o", "{out}/c.png"],
+    "unknown label": ["compare", "{in}/ipd.h5", "--label", "hp.nope", "-o", "{out}/c.png", "--csv"],
+    "unknown image format": ["compare", "{in}/ipd.h5", "-o", "{out}/c.xyz"],
+    "existing figure": ["compare", "{in}/ipd.h5", "-o", "{out}/old.png"],
+    "existing csv": ["compare", "{in}/ipd.h5", "-o", "{out}/old2.png", "--csv"],
+    "existing export": ["export", "{in}/ipd.h5", "--csv", "{out}/old.csv"],
+    "mixed games": ["compare", "{in}/ipd.h5", "{in}/coin.h5", "-o", "{out}/c.png", "--csv"],
+    "export needs one output": ["export", "{in}/ipd.h5"],
+    "export two outputs": ["export", "{in}/ipd.h5", "--csv", "{out}/t.csv", "--parquet", "{out}/t.parquet"],
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_input_is_refused(name, bad_inputs, tmp_path, capsys):
+    for old in ("old.png", "old2.csv", "old.csv"):
+        (tmp_path / old).write_bytes(b"old")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = [a.replace("{in}", str(bad_inputs)).replace("{out}", str(tmp_path)) for a in BAD[name]]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert err.startswith("pola: error: ") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert all((tmp_path / old).read_bytes() == b"old" for old in ("old.png", "old2.csv", "old.csv"))
+
+
+def test_parquet_without_pyarrow_is_one_line(bad_inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(analysis, "parquet_available", lambda: False)
+    with pytest.raises(SystemExit) as e:
+        main(["export", str(bad_inputs / "ipd.h5"), "--parquet", str(tmp_path / "t.parquet")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "pyarrow" in err
+    assert list(tmp_path.iterdir()) == []
