@@ -40,4 +40,5 @@ def reporter_for(f: h5py.File) -> Reporter:
 
 def _load_builtin() -> None:
     import pola_nb.exact.report  # noqa: F401  (registers fig1, fig3, b16)
+    import pola_nb.league  # noqa: F401  (registers league)
     import pola_nb.sampled.report  # noqa: F401  (registers train, fig4, fig5)

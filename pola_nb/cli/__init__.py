@@ -26,6 +26,7 @@ from pola_nb.cli import (  # noqa: E402,F401
     check_cmd,
     eval_cmd,
     info_cmd,
+    league_cmd,
     reproduce_cmd,
     reproduce_sampled,
     results_cmd,

@@ -1,0 +1,284 @@
+"""A league: every agent plays every other agent (and itself) in a sampled game.
+
+Agents are training checkpoints ``RUN.h5[:update][@seed_index]`` (``RUN.h5@*``: every seed of the
+run; shell-style globs in the file part expand) and fixed strategies (``alld``, ``allc``, ``tft``,
+``random``). Every ordered pair (row player ``i`` in slot 1, column player ``j`` in slot 2) plays one
+rollout of ``batch`` episodes seeded with :func:`pair_seed` ``(seed, i, j)``, so a pair's result does
+not depend on the other pairs and equals ``pola eval`` of the pair with that seed. A checkpoint plays
+its run's agent 1 as the row player and its run's agent 2 as the column player.
+
+The results file (kind ``league``) holds the agent names and groups (the run's algorithm or the
+strategy name) and N x N matrices indexed ``[row, column]``: per-step mean reward of each side, its
+standard error over episodes, and for the Coin Game the pick-up counts and own-coin proportions.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from pola_nb.errors import require, require_int
+from pola_nb.report import Reporter, register
+
+KIND = "league"
+DEFAULT_STRATEGIES = ("alld", "allc", "tft", "random")
+_GLOB_CHARS = "*?["
+
+
+def pair_seed(seed: int, row: int, col: int) -> int:
+    """The rollout seed of the pair (``row``, ``col``) in a league seeded with ``seed``."""
+    require_int("seed", seed, 0)
+    return int(np.random.SeedSequence([int(seed), int(row), int(col)]).generate_state(1, np.uint32)[0])
+
+
+def is_checkpoint(spec: str) -> bool:
+    """Whether an agent name is a checkpoint ``RUN.h5[:update][@seed_index]`` rather than a strategy."""
+    return ".h5" in spec or ".hdf5" in spec
+
+
+def _split_spec(spec: str) -> tuple[str, str, str]:
+    """``RUN.h5[:update][@seed]`` -> ``(file part, ":update" or "", "@seed" or "")``."""
+    text, seed = spec, ""
+    if "@" in text:
+        text, s = text.rsplit("@", 1)
+        seed = "@" + s
+    head, sep, tail = text.rpartition(":")
+    if sep and tail.isdigit() and head:
+        return head, ":" + tail, seed
+    return text, "", seed
+
+
+def _run_seed_count(path: str) -> int:
+    from pola_nb.results import open_results
+    from pola_nb.sampled.training import KIND as TRAIN_KIND
+    from pola_nb.sampled.training import RunConfig
+
+    with open_results(path) as f:
+        require(f.attrs.get("kind") == TRAIN_KIND, f"{path} is not a training run file")
+        return len(RunConfig.from_json(f.attrs["config"]).seeds)
+
+
+def expand_specs(specs: list[str]) -> list[str]:
+    """Expand file globs and ``@*`` in checkpoint specs; strategy names are lower-cased and checked."""
+    from pola_nb.sampled.strategies import strategy
+
+    out: list[str] = []
+    for spec in specs:
+        spec = str(spec).strip()
+        if not is_checkpoint(spec):
+            out.append(strategy(spec).name)
+            continue
+        file, update, seed = _split_spec(spec)
+        if any(c in file for c in _GLOB_CHARS):
+            files = sorted(glob.glob(file))
+            require(len(files) > 0, f"no file matches {file}")
+        else:
+            files = [file]
+        for p in files:
+            if seed == "@*":
+                out += [f"{p}{update}@{k}" for k in range(_run_seed_count(p))]
+            else:
+                out.append(f"{p}{update}{seed}")
+    return out
+
+
+@dataclass
+class LeagueAgent:
+    """One league entry: its name, group, and the rollout agent it plays as row and as column player."""
+
+    name: str
+    group: str
+    row: Any
+    col: Any
+    config: Any = None  # the run's RunConfig for a checkpoint, None for a strategy
+
+
+def load_agents(specs: list[str]) -> list[LeagueAgent]:
+    """Load every (expanded) spec; raises PolaUsageError on a missing file, update or seed index."""
+    from pola_nb.sampled.strategies import strategy
+    from pola_nb.sampled.training import checkpoint_agent
+
+    agents = []
+    for spec in specs:
+        if is_checkpoint(spec):
+            cfg, row = checkpoint_agent(spec, 0)
+            _, col = checkpoint_agent(spec, 1)
+            agents.append(LeagueAgent(spec, cfg.hp.algo, row, col, cfg))
+        else:
+            s = strategy(spec)
+            agents.append(LeagueAgent(s.name, s.name, s, s))
+    return agents
+
+
+def game_settings(agents: list[LeagueAgent], game: str | None, steps: int | None, grid: int | None,
+                  cf: float | None) -> dict[str, Any]:
+    """The league's game settings: given ones, else those of the checkpoints, else ``pola eval``'s defaults.
+
+    Every checkpoint must be of the same game (and, for the Coin Game, the same grid).
+    """
+    from pola_nb.sampled.training import check_game_settings
+
+    cfgs = [a.config for a in agents if a.config is not None]
+    games = sorted({c.game for c in cfgs})
+    require(len(games) <= 1, f"the agents are of different games: {', '.join(games)}")
+    if game is None:
+        require(len(games) == 1, "pass --game: no checkpoint tells which game to play")
+        game = games[0]
+    require(game in ("ipd", "coin"), f"unknown game {game!r}; choose ipd or coin")
+    if games:
+        require(games[0] == game, f"the checkpoints were trained on {games[0]!r}, not {game!r}")
+    first = cfgs[0] if cfgs else None
+    steps = steps if steps is not None else (first.steps if first else 50)
+    cf = cf if cf is not None else (first.cf if first else 1.33)
+    grid = grid if grid is not None else (first.grid if first else 3)
+    check_game_settings(steps, cf, grid)
+    if game == "coin":
+        for c, a in ((a.config, a) for a in agents if a.config is not None):
+            require(c.grid == grid, f"{a.name} was trained on a {c.grid}x{c.grid} grid, not {grid}")
+    return {"game": game, "steps": steps, "grid": grid, "cf": cf}
+
+
+def play_pair(game: Any, row: Any, col: Any, batch: int, seed: int, backend: str = "cpu") -> dict[str, Any]:
+    """One rollout of ``row`` (slot 1) vs ``col`` (slot 2): scores, standard errors, coin statistics."""
+    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
+
+    traj = rollout(game, row, col, batch, seed=seed, backend=backend, keep_obs=False)
+    s1, s2 = scores(traj)
+    per_episode = traj.rewards.mean(axis=0, dtype=np.float64)  # (B, 2)
+    se = per_episode.std(axis=0, ddof=1) / np.sqrt(batch) if batch > 1 else np.full(2, np.nan)
+    out: dict[str, Any] = {"score_row": s1, "score_col": s2, "se_row": float(se[0]), "se_col": float(se[1])}
+    if traj.pickups is not None:
+        own = own_coin_stats(traj)
+        c = coin_counts(traj)
+        out.update(pickups=[c["rr"], c["rb"], c["br"], c["bb"]], own_coin_row=own["own_coin1"],
+                   own_coin_col=own["own_coin2"], same=own["same"])
+    return out
+
+
+_MATRICES = ("score_row", "score_col", "se_row", "se_col")
+_COIN_MATRICES = ("own_coin_row", "own_coin_col", "same")
+
+
+def play_league(agents: list[LeagueAgent], settings: dict[str, Any], batch: int, seed: int,
+                backend: str = "cpu") -> dict[str, np.ndarray]:
+    """Every ordered pair plays once; N x N matrices (``pickups``: N x N x 4 [RR, RB, BR, BB])."""
+    from pola_nb.sampled.games import make_game
+
+    game = make_game(settings["game"], steps=settings["steps"], grid=settings["grid"], cf=settings["cf"])
+    n = len(agents)
+    coin = settings["game"] == "coin"
+    keys = _MATRICES + (_COIN_MATRICES if coin else ())
+    res = {k: np.full((n, n), np.nan) for k in keys}
+    res["pair_seed"] = np.zeros((n, n), np.int64)
+    if coin:
+        res["pickups"] = np.zeros((n, n, 4))
+    for i, a in enumerate(agents):
+        for j, b in enumerate(agents):
+            s = pair_seed(seed, i, j)
+            r = play_pair(game, a.row, b.col, batch, s, backend)
+            res["pair_seed"][i, j] = s
+            for k in keys:
+                res[k][i, j] = r[k]
+            if coin:
+                res["pickups"][i, j] = r["pickups"]
+    return res
+
+
+def run_league(agent_specs: list[str], out: str | Path, *, strategies: list[str] | None = None,
+               game: str | None = None, batch: int = 10000, seed: int = 0, steps: int | None = None,
+               grid: int | None = None, cf: float | None = None, backend: str = "cpu",
+               force: bool = False) -> dict:
+    """Validate everything, play the league and write ``out`` (kind ``league``); returns the summary."""
+    from pola_nb.backends import check_backend
+    from pola_nb.results import atomic_results, check_output_path
+
+    require_int("batch", batch, 1)
+    require_int("seed", seed, 0)
+    check_backend(backend)
+    check_output_path(out, force)
+    specs = expand_specs([*agent_specs, *(strategies if strategies is not None else DEFAULT_STRATEGIES)])
+    require(len(specs) >= 1, "no agents: pass checkpoints or strategies")
+    agents = load_agents(specs)
+    settings = game_settings(agents, game, steps, grid, cf)
+    res = play_league(agents, settings, batch, seed, backend)
+    config = {**settings, "batch": batch, "seed": seed, "backend": backend, "agents": specs}
+    with atomic_results(out, KIND, config, force=force) as f:
+        str_dt = h5py.string_dtype()
+        f.create_dataset("agents", data=np.array([a.name for a in agents], dtype=object), dtype=str_dt)
+        f.create_dataset("groups", data=np.array([a.group for a in agents], dtype=object), dtype=str_dt)
+        for k, v in res.items():
+            f.create_dataset(k, data=v)
+        return summary_league(f)
+
+
+# ------------------------------------------------------------------------------- summary and plot
+
+
+def _strings(ds: h5py.Dataset) -> list[str]:
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in ds[()]]
+
+
+def group_means(groups: list[str], m: np.ndarray) -> dict[str, dict[str, float]]:
+    """Mean of ``m[i, j]`` over row agents of each group and column agents of each group."""
+    names = list(dict.fromkeys(groups))
+    g = np.array(groups)
+    return {a: {b: float(np.nanmean(m[np.ix_(g == a, g == b)])) for b in names} for a in names}
+
+
+def summary_league(f: h5py.File) -> dict:
+    """Agents, groups, the score matrix and each group's mean score against each group."""
+    cfg = json.loads(f.attrs["config"])
+    groups = _strings(f["groups"])
+    out: dict[str, Any] = {"kind": KIND, "game": cfg["game"], "batch": cfg["batch"], "seed": cfg["seed"],
+                           "agents": _strings(f["agents"]), "groups": groups,
+                           "score_row": f["score_row"][()].tolist(), "score_col": f["score_col"][()].tolist(),
+                           "group_scores": group_means(groups, f["score_row"][()])}
+    if "own_coin_row" in f:
+        out["group_own_coin"] = group_means(groups, f["own_coin_row"][()])
+    return out
+
+
+def table_league(s: dict) -> str:
+    """One line per group: its mean per-step score against each group (as the row player)."""
+    lines = [f"league on {s['game']}: {len(s['agents'])} agents, {s['batch']} episodes per pair, seed {s['seed']}",
+             "mean per-step score of the row group against each column group:"]
+    for a, row in s["group_scores"].items():
+        lines.append(f"  {a} " + ", ".join(f"vs {b} {v:+.2f}" for b, v in row.items()))
+    if "group_own_coin" in s:
+        lines.append("own-coin proportion of the row group against each column group:")
+        for a, row in s["group_own_coin"].items():
+            lines.append(f"  {a} " + ", ".join(f"vs {b} {v:.2f}" for b, v in row.items()))
+    return "\n".join(lines)
+
+
+def plot_league(f: h5py.File, png: str) -> None:
+    """Heatmap of the row player's per-step score against each column player."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = _strings(f["agents"])
+    m = f["score_row"][()]
+    n = len(names)
+    size = max(4.0, 0.5 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(m, cmap="viridis")
+    ax.set_xticks(range(n), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), names, fontsize=7)
+    ax.set_xlabel("column player")
+    ax.set_ylabel("row player")
+    ax.set_title(f"League ({json.loads(f.attrs['config'])['game']}): row player's per-step score")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
+register(KIND, Reporter(summary_league, table_league, plot_league))
