@@ -42,3 +42,4 @@ def _load_builtin() -> None:
     import pola_nb.exact.report  # noqa: F401  (registers fig1, fig3, b16)
     import pola_nb.league  # noqa: F401  (registers league)
     import pola_nb.sampled.report  # noqa: F401  (registers train, fig4, fig5)
+    import pola_nb.sweep  # noqa: F401  (registers sweep)

@@ -30,6 +30,7 @@ from pola_nb.cli import (  # noqa: E402,F401
     reproduce_cmd,
     reproduce_sampled,
     results_cmd,
+    sweep_cmd,
     train_cmd,
 )
 
