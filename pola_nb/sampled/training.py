@@ -45,7 +45,6 @@ from pola_nb.sampled.policies import Architecture, PolicySampler, make_architect
 
 GAMES = ("ipd", "coin")
 POLICIES = ("gru", "memory-one", "feed-forward")
-KL_ORDERS = ("ref-current", "current-ref")
 MAX_GRID = 1024
 KIND = "train"
 
@@ -63,11 +62,6 @@ def check_game_settings(steps: Any, cf: Any, grid: Any) -> None:
     require_int("steps", steps, 1)
     require_real("cf", cf, 1.0, 2.0, low_open=True, high_open=True)
     require_int("grid", grid, 2, MAX_GRID)
-
-
-def check_hyper(hp: Hyper) -> None:
-    """A learner's hyperparameters are a :class:`Hyper` (which checks every field on construction)."""
-    require(isinstance(hp, Hyper), f"hp must be a Hyper, got {type(hp).__name__}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         """Validate every field, so that an invalid run is refused before any file is touched."""
         require(self.game in GAMES, f"unknown game {self.game!r}; choose ipd or coin")
-        check_hyper(self.hp)
+        # a Hyper checks every one of its fields on construction
+        require(isinstance(self.hp, Hyper), f"hp must be a Hyper, got {type(self.hp).__name__}")
         require_int("updates", self.updates, 1)
         require(isinstance(self.seeds, tuple) and len(self.seeds) >= 1, f"seeds must be a non-empty tuple, "
                 f"got {self.seeds!r}")
