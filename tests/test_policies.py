@@ -220,3 +220,25 @@ def test_scoring_on_a_samplers_recording_equals_recomputing():
         fast, slow = grad(f)(p, rec), grad(f)(p, None, True)
         for k in p:
             np.testing.assert_allclose(fast[k], slow[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_a_tape_that_grows_records_the_same_forward_pass():
+    """A recording sampler sized for fewer steps than the rollout has (its tape doubles twice) keeps
+    the same inputs, activations and carries as one sized for the whole rollout, and they are the
+    scorer's forward pass (carries equal to the per-operation twin)."""
+    from pola_nb.sampled.games import IPDHistory
+    from pola_nb.sampled.rollout import rollout
+
+    rng = np.random.default_rng(9)
+    net = GRUNet(6, 2, hidden=5)
+    p, q = (net.init(rng) for _ in range(2))
+    recs = []
+    for steps in (1, 7):
+        players = [PolicySampler(net, p, record=True, steps=steps), PolicySampler(net, q, record=True, steps=steps)]
+        traj = rollout(IPDHistory(steps=7), players[0], players[1], 4, seed=2)
+        recs.append(players[0].recording())
+    small, full = recs
+    assert small.hs.shape == full.hs.shape == (7, 4, 5)
+    for a, b in ((small.xw, full.xw), (small.act, full.act), (small.hs, full.hs)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(small.hs, net.reference_hidden_states(p, traj.obs[:-1]), rtol=1e-5, atol=1e-6)
