@@ -1,4 +1,4 @@
-"""Coin Game on an N x N torus (spec 1(c)), batched over environments.
+"""Coin Game on an N x N torus (Figure 5; official `coin_game_jax.py`), batched over environments.
 
 Positions are (row, col) pairs. Actions: 0 = right (col + 1), 1 = left (col - 1),
 2 = down (row + 1), 3 = up (row - 1), all modulo N. Agent 1 = red, agent 2 = blue.
@@ -71,7 +71,7 @@ def coin_place(n, rr, rc, br, bc, u):
 
 
 def coin_greedy(n, ring, r, c, cr, cc):
-    """Shortest torus step towards the coin; vertical moves take priority (spec 1(c))."""
+    """Shortest torus step towards the coin; vertical moves take priority, as in the official code."""
     right = ring[cc - c + n]
     left = ring[c - cc + n]
     down = ring[cr - r + n]

@@ -42,7 +42,7 @@ MAX_BLOCKS = 65535
 EXTERNAL = -1
 ALLD = 0  # IPD: always defect; Coin Game: greedy shortest path to the coin
 ALLC = 1  # IPD: always cooperate; Coin Game: go for own-colour coins, step away from others
-TFT = 2  # IPD: copy the opponent's previous action (C first); Coin Game: spec 1(c) mode flag
+TFT = 2  # IPD: copy the opponent's previous action (C first); Coin Game: the official code's TFT-like mode
 RANDOM = 3  # uniformly random action
 
 # Coin Game TFT modes

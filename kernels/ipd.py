@@ -1,4 +1,4 @@
-"""IPD with full history (spec 1(b)), batched over environments.
+"""IPD with full history (the game of the paper's Figure 4; official `ipd_jax.py`), batched over environments.
 
 State, structure of arrays, ``state`` int32 of shape (2, B): the previous actions
 ``(p1, p2)`` with the one-hot slot coding 0 = D, 1 = C, 2 = start (before the first step).

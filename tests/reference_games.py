@@ -1,6 +1,6 @@
 """Slow, obviously-correct numpy twins of the sampled games (tests and the benchmark baseline only).
 
-Written from the spec (1(b), 1(c)), not from the kernels: positions are (B, 2) arrays of
+Written from the games' rules, not from the kernels: positions are (B, 2) arrays of
 [row, col], moves come from a table, free cells are enumerated explicitly, observations are
 built as a (B, 4, N, N) tensor and then flattened. Vectorised over the batch, one Python
 iteration per time step. Uniforms follow the layout of ``pola_nb.sampled.rollout``:
@@ -48,7 +48,7 @@ class Scripted:
 
 
 def ipd_payoff_matrix(cf: float) -> np.ndarray:
-    """M[my action, other action] with 0 = D, 1 = C (spec 1(b)), float32."""
+    """M[my action, other action] with 0 = D, 1 = C, float32."""
     return np.array([[0.0, cf / 2], [cf / 2 - 1, cf - 1]], dtype=np.float32)
 
 
@@ -138,7 +138,7 @@ def coin_obs(n, red, blue, coin, is_red, centric=False) -> np.ndarray:
 
 
 def coin_greedy(n, me, coin) -> np.ndarray:
-    """Spec 1(c): right/left by the smaller torus distance, then down/up overriding."""
+    """The cooperative Coin Game agent: right/left by the smaller torus distance, then down/up overriding."""
     right = (coin[:, 1] - me[:, 1]) % n
     left = (me[:, 1] - coin[:, 1]) % n
     down = (coin[:, 0] - me[:, 0]) % n

@@ -1,4 +1,4 @@
-"""DiCE machinery (spec 3.6, 3.8) and the estimator check against exact derivatives."""
+"""DiCE machinery  and the estimator check against exact derivatives."""
 
 from __future__ import annotations
 

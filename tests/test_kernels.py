@@ -315,7 +315,7 @@ def test_allc_vs_allc_coin_game_each_agent_takes_only_own_coins():
     assert c["rb"] == 0 and c["br"] == 0 and c["rr"] > 5 and c["bb"] > 5
     assert own_coin_stats(traj) == {"same": 1.0, "own_coin1": 1.0, "own_coin2": 1.0}
     s1, s2 = scores(traj)
-    assert s1 > 0.3 and s2 > 0.3  # spec 4.2: a coin about every 1.5 steps
+    assert s1 > 0.3 and s2 > 0.3  # a coin about every 1.5 steps
 
 
 # ---------------------------------------------------------------- strategy statistics

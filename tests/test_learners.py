@@ -1,4 +1,4 @@
-"""Learners (spec 3.7-3.10): differentiation through the inner loop, chaining, simultaneity, resets."""
+"""Learners (paper Algorithm 2): differentiation through the inner loop, chaining, simultaneity, resets."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_inner_steps_chain_from_the_previous_step():
 
 def test_simultaneous_update_uses_start_of_update_parameters(monkeypatch):
     """Agent 2's whole update plays against agent 1's start-of-update policy and uses it as the inner
-    KL reference; both agents' value nets are trained (spec 3.10 PD-1, PD-2)."""
+    KL reference; both agents' value nets are trained (as in the official code)."""
     rng = np.random.default_rng(2)
     arch = make_architecture("gru", 6, 2, hidden=4)
     agents = _agents(arch, rng, np.float32, noise=0.1)

@@ -30,7 +30,7 @@ def _sig(x):
 
 
 def _reference_gru(p, obs, layers):
-    """Spec 2.3 written out literally, one step at a time, in float64."""
+    """The GRU policy written out literally, one step at a time, in float64."""
     p = {k: v.astype(np.float64) for k, v in p.items()}
     h = np.zeros((obs.shape[1], p["hr_w"].shape[0]))
     out = []

@@ -16,7 +16,7 @@ def _sig(x):
 
 
 def _loop(xw, bi, wh, bn):
-    """The recurrence of spec 2.3 one operation at a time (autograd differentiates it to any order)."""
+    """The GRU recurrence one operation at a time (autograd differentiates it to any order)."""
     H = wh.shape[0]
     ai = xw + bi
     h = anp.zeros((ai.shape[1], H))

@@ -12,7 +12,7 @@ from pola_nb.errors import require
 
 def evaluate(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, steps: int = 50, seed: int = 0,
              grid: int = 3, cf: float = 1.33, backend: str = "cpu") -> dict:
-    """Scores of ``agent1`` vs ``agent2`` over ``batch`` episodes (spec 4.2), as a flat dict.
+    """Scores of ``agent1`` vs ``agent2`` over ``batch`` episodes, as a flat dict.
 
     Keys: ``score1``, ``score2`` (per-step mean rewards) and for the Coin Game ``rr``, ``rb``,
     ``br``, ``bb`` (pick-ups per episode), ``own_coin1`` = RR/(RR+RB), ``own_coin2`` = BB/(BR+BB),

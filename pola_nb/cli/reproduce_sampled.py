@@ -75,7 +75,7 @@ def _train_with_bar(train, path, cfg, resume, force, executor, quiet, algo) -> N
         train(path, cfg, resume=resume, force=force, progress=progress, cluster=executor)
 
 
-_SCALE = typer.Option("quick", "--scale", help="quick (minutes per seed) or paper (spec 5.4/5.5; days).")
+_SCALE = typer.Option("quick", "--scale", help="quick (minutes per seed) or paper (official README commands; days).")
 _SEEDS = typer.Option(None, "--seeds", help="Number of seeds 1..N (default: 3 quick, 10 paper).")
 _OUT = typer.Option(None, "--out", "-o", help="Figure file (.h5); run files and PNG go next to it.")
 _FORCE = typer.Option(False, "--force", help="Overwrite existing files.")

@@ -46,7 +46,7 @@ def train_command(
     game: str = typer.Argument(..., help="ipd (full history) or coin."),
     algo: str = typer.Option(None, "--algo", help="lola-dice, pola-dice or pola-om (optional with --resume)."),
     out: Path = typer.Option(..., "--out", help="Run file (HDF5)."),
-    preset: str = typer.Option("paper", "--preset", help="paper (spec 5.4/5.5 commands) or quick."),
+    preset: str = typer.Option("paper", "--preset", help="paper (the official README's commands) or quick."),
     seeds: str = typer.Option("1", "--seeds", help="Seeds, e.g. 1,2,3 or 1-10 (independent runs)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run file exactly."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing run file."),

@@ -60,7 +60,7 @@ def _per_cf(values: Sequence, make: Callable[..., ExactLearner]) -> dict[float, 
 
 
 def fig1_methods() -> list[Method]:
-    """Spec 5.1: one LOLA and one outer-POLA update under the two H = 2 nets NN1 and NN2 (cf 1.33)."""
+    """Figure 1: one LOLA and one outer-POLA update under the two H = 2 nets NN1 and NN2 (cf 1.33)."""
     lola1 = {1.33: lola(0.2, 0.05)}
     pola1 = {1.33: outer_pola(0.2, 0.005, 5.0)}
     return [
@@ -71,7 +71,7 @@ def fig1_methods() -> list[Method]:
 
 
 def fig3_methods() -> list[Method]:
-    """Spec 5.2 hyperparameters (README commands of the official code), per contribution factor."""
+    """Figure 3 hyperparameters (README commands of the official code), per contribution factor."""
     nn16 = NeuralNet(16)
     return [
         Method("lola-tabular", Tabular(), 30, _per_cf([(3, 25)] * 5, lola)),
@@ -94,7 +94,7 @@ def fig3_methods() -> list[Method]:
 
 
 def b16_methods() -> list[Method]:
-    """Spec 5.3: tabular agents, opponent models tabular / NN (H 16) / pre-conditioned, cf 1.33."""
+    """Appendix B.1.6: tabular agents, opponent models tabular / NN (H 16) / pre-conditioned, cf 1.33."""
     oms = {"tabular": Tabular(), "nn": NeuralNet(16), "precond": Precond()}
     lola_in = {"tabular": (1, 3.0, 0.0), "nn": (1, 0.2, 0.0), "precond": (1, 1.0, 0.0)}
     pola_in = {"tabular": (100, 0.2, 3.0), "nn": (100, 0.05, 3.0), "precond": (200, 0.15, 3.0)}

@@ -176,7 +176,7 @@ def update(
 
 def fit_model(model: Side, target_logits: np.ndarray, lr: float = 0.2, tol: float = 1e-7,
               max_iters: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
-    """Fit opponent models to true policies by SGD on KL_sum(pi_true || pi_model) (spec 3.5).
+    """Fit opponent models to true policies by SGD on KL_sum(pi_true || pi_model) (paper Appendix B.1.6).
 
     Rows stop independently once their KL is at most ``tol``. Returns ``(theta, iterations)``.
     The gradient of the KL with respect to the model's logits is ``sigmoid(model) - sigmoid(target)``,

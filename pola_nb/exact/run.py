@@ -17,7 +17,7 @@ TFT_RETURN_FRACTION = 0.8
 
 
 def tft_like(q1: np.ndarray, q2: np.ndarray, v1: np.ndarray, v2: np.ndarray, max_value) -> np.ndarray:
-    """Spec 4.1: both agents defect after the other defected and the mean value exceeds 0.8 x max.
+    """`LOLA_exact.py`'s criterion: both agents defect after the other defected and the mean value exceeds 0.8 x max.
 
     q1, q2: (..., 5) cooperation probabilities; v1, v2: (...) values. Agent 1 must have
     q1[DD], q1[CD] < 0.65 (states where agent 2 defected); agent 2 q2[DD], q2[DC] < 0.65.

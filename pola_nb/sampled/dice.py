@@ -1,10 +1,10 @@
-"""The DiCE surrogate with a GAE baseline, the value loss and the KL penalties (spec 3.6, 3.8).
+"""The DiCE surrogate with a GAE baseline, the value loss and the KL penalties (official `POLA_dice_jax.py`).
 
 All per-step arrays are time-major ``(T, B)`` float32: ``T`` steps of ``B`` episodes. Log-probability
 arrays may be autograd boxes; rewards are constants. Values ``(T + 1, B)`` cover o_0..o_T (the last
 one bootstraps the truncated return).
 
-What is stop-gradiented (spec 3.6): advantages see values only through their plain numbers, so the
+What is stop-gradiented (as in the official code): advantages see values only through their plain numbers, so the
 policy objective never differentiates the value net; value targets are constants; the value loss
 never sees log-probabilities. One gradient of ``-J + value_loss`` therefore gives the policy gradient
 (w.r.t. policy parameters) and the value gradient (w.r.t. value parameters) at once.

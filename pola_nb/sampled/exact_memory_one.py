@@ -8,7 +8,7 @@ truncated discounted return that the DiCE estimator targets,
 
 is a dynamic programme over the 4-state distribution of the joint action. ``V_k`` is the agent's
 (tabular, constant) value table used to bootstrap at the truncation, exactly the term that the
-GAE baseline with bootstrap adds (spec 3.6). Written with ``autograd.numpy``: exact first and second
+GAE baseline with bootstrap adds. Written with ``autograd.numpy``: exact first and second
 derivatives w.r.t. both policy tables, to compare with the sampled DiCE estimates.
 """
 

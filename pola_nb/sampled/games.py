@@ -1,4 +1,4 @@
-"""Configurations of the sampled games (spec 1(b), 1(c)). Plain frozen dataclasses, validated.
+"""Configurations of the sampled games (the games of the paper's Figures 4 and 5). Plain frozen dataclasses, validated.
 
 =================  ========  =========  ===============================================
 game               obs_dim   actions    rewards per step

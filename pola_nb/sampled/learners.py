@@ -1,10 +1,10 @@
-"""LOLA-DiCE, POLA-DiCE and POLA-OM (spec 3.7-3.9): one generic update serves both agents.
+"""LOLA-DiCE, POLA-DiCE and POLA-OM (paper Algorithm 2): one generic update serves both agents.
 
 An agent's parameters are ``{"pol": ..., "val": ...}`` (see :mod:`pola_nb.sampled.policies`); a
 pair of agents is a tuple ``(agent1, agent2)``. ``me`` is the index (0 or 1) of the agent being
 updated; the other index is ``1 - me``. Everything here is a pure function of its inputs: the
 update of agent 2 reads the same start-of-update tuple as the update of agent 1, and the new pair is
-assembled only after both (spec 7.1), so the simultaneous-update bugs of spec 3.10 cannot occur.
+assembled only after both, so one agent's update can never see the other's new parameters.
 
 A ``rollout`` is any callable ``rollout(samplers, batch, rng) -> trajectory`` where ``samplers`` are
 the two players in game order (agent 1 first) and the trajectory has ``obs`` ``(T+1, B, n)``,
@@ -48,7 +48,7 @@ ALGOS = ("lola-dice", "pola-dice", "pola-om")
 
 @dataclass(frozen=True)
 class Hyper:
-    """Hyperparameters of one learner (names follow the official code's flags, spec 5.4/5.5)."""
+    """Hyperparameters of one learner (names follow the official code's flags)."""
 
     algo: str = "pola-dice"
     inner_steps: int = 2
@@ -137,11 +137,11 @@ def game_rollout(game, backend: str = "cpu") -> Rollout:
 
 def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: Hyper,
                ref_pol=None, beta: float = 0.0, recordings=(None, None)):
-    """``-J_me + ValueLoss_me + beta * KL(ref, me)`` on one trajectory (spec 3.6-3.8); a scalar.
+    """``-J_me + ValueLoss_me + beta * KL(ref, me)`` on one trajectory (paper Algorithm 2); a scalar.
 
     ``agent`` = the self agent's policy and value parameters (differentiable); ``other_pol`` = the
     other agent's policy parameters (differentiable too: its log-probabilities enter the magic box).
-    The KL term is added only when ``beta > 0`` (spec 3.10 LE-1). ``recordings``: the samplers'
+    The KL term is added only when ``beta > 0`` (as in the official code). ``recordings``: the samplers'
     forward passes (game order, see :func:`play`); they only save work, the value is the same.
     """
     obs, obs_other = observations(traj, me), observations(traj, 1 - me)
@@ -187,7 +187,7 @@ def lookahead(arch: Architecture, my_pol, opp0: Agent, me: int, hp: Hyper, rollo
 
 def outer_loss(arch: Architecture, cur: Agent, ref_pol, opp0: Agent, me: int, hp: Hyper, rollout: Rollout,
                rng: np.random.Generator, shape_opponent: bool = True):
-    """Outer objective of the self agent: look ahead, then score a fresh rollout (spec 3.7 2a-2b).
+    """Outer objective of the self agent: look ahead, then score a fresh rollout (paper Algorithm 2).
 
     ``shape_opponent=False`` cuts the dependence of the looked-ahead opponent on ``cur`` (used to
     isolate the opponent-shaping term in the estimator check).
@@ -229,7 +229,7 @@ def opponent_model_loss(arch: Architecture, model: Agent, traj, opp: int, hp: Hy
 def fit_opponent_model(arch: Architecture, model: Agent, agents: tuple[Agent, Agent], me: int, hp: Hyper,
                        rollout: Rollout, rng: np.random.Generator) -> Agent:
     """Agent ``me``'s model of its opponent after ``om_batches`` fresh rollouts of the true agents,
-    ``om_steps`` Adam steps each (Adam(lr_out) policy, Adam(lr_v) value, fresh state; spec 3.9)."""
+    ``om_steps`` Adam steps each (Adam(lr_out) policy, Adam(lr_v) value, fresh state, as in the official code)."""
     opp = 1 - me
     model = tree.copy(model)
     state = tree.adam_init(model)

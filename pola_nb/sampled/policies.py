@@ -1,4 +1,4 @@
-"""Networks for the sampled games: GRU over the history (spec 2.3), memory-one table, feed-forward.
+"""Networks for the sampled games: GRU over the history (official `POLA_dice_jax.py`), memory-one table, feed-forward.
 
 A *net* maps an observation history to one output vector per step. The same class serves as a
 policy (``n_out`` = number of actions, outputs are logits) and as a value network (``n_out = 1``).
@@ -136,7 +136,7 @@ class Net:
 class GRUNet(Net):
     """``layers_before_gru`` Dense layers, a flax ``GRUCell`` of width ``hidden``, a Dense head.
 
-    Forward for one step (spec 2.3): ``x <- relu(Dense(x))``; with 2 layers also ``x <- Dense(x)``
+    Forward for one step (official `POLA_dice_jax.py`): ``x <- relu(Dense(x))``; with 2 layers also ``x <- Dense(x)``
     (no activation); ``r = σ(W_ir x + b_ir + W_hr h)``, ``z = σ(W_iz x + b_iz + W_hz h)``,
     ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``, ``h' = (1 - z) ⊙ n + z ⊙ h``; output
     ``Dense(h')``. The carry starts at zero for every episode.
@@ -214,7 +214,7 @@ class GRUNet(Net):
         return gru_scan(mm(x, wi), bi, wh, params["hn_b"])
 
     def reference_hidden_states(self, params: Params, obs):
-        """The slow, obviously-correct twin of :meth:`hidden_states`: spec 2.3 one operation at a time."""
+        """The slow, obviously-correct twin of :meth:`hidden_states`: the recurrence one operation at a time."""
         p = params
         h = self.start(obs.shape[1])
         hs = []

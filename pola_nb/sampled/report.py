@@ -6,7 +6,7 @@ Two kinds of files are understood:
 - ``fig4`` / ``fig5``: written by ``pola reproduce fig4|fig5``; its ``runs`` attribute (JSON) maps
   each algorithm to its run file (relative to the figure file's folder).
 
-Plotted and summarised quantities (spec 4.2): the two agents' mean self-play score ("vs each
+Plotted and summarised quantities (as in the official `result_plots.py`): the two agents' mean self-play score ("vs each
 other"), their mean score against ALLD, and in the Coin Game the proportion of own-colour coins;
 curves are the mean over seeds with a band of ±1.96 standard errors (std with ddof 0), the x-axis is
 the total number of outer steps. Summaries give the values of the last row every seed reached.
@@ -27,7 +27,7 @@ from pola_nb.results import open_h5
 
 LABELS = {"lola-dice": "LOLA-DiCE", "pola-dice": "POLA-DiCE", "pola-om": "POLA-OM"}
 COLORS = {"lola-dice": "tab:blue", "pola-dice": "tab:red", "pola-om": "tab:green"}
-#: Reference lines of the official plots (spec 4.2): (value, label) per panel and game.
+#: Reference lines of the official plots (`result_plots.py`): (value, label) per panel and game.
 REFERENCE_LINES = {
     "ipd": {"score_each_other": [(0.33, "always cooperate"), (0.0, "always defect")],
             "score_vs_alld": [(-0.335, "always cooperate"), (0.0, "always defect")]},

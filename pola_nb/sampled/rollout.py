@@ -257,7 +257,7 @@ def _step_loop(ops, be, agents, sids, steps, batch, ur, us, u_step, actions, rew
 
 
 def scores(traj: Trajectory) -> tuple[float, float]:
-    """Per-step mean reward of agent 1 and agent 2 (over time and batch; spec 4.2 "score")."""
+    """Per-step mean reward of agent 1 and agent 2 (over time and batch; the "score" of the paper's Figures 4 and 5)."""
     m = traj.rewards.mean(axis=(0, 1), dtype=np.float64)
     return float(m[0]), float(m[1])
 
@@ -274,7 +274,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def own_coin_stats(traj: Trajectory) -> dict[str, float]:
-    """Own-coin proportions from the batch-averaged counts (spec 4.2); NaN where nothing was picked.
+    """Own-coin proportions from the batch-averaged counts (official `result_plots.py`); NaN where nothing was picked.
 
     ``same``: (RR + BB) / (RR + RB + BR + BB); ``own_coin1``: RR / (RR + RB);
     ``own_coin2``: BB / (BR + BB).

@@ -1,4 +1,4 @@
-"""Fixed reference strategies (spec 1(b), 1(c), 4.2) as agents for the rollout driver.
+"""Fixed reference strategies (the reference opponents of the paper's Figures 4 and 5) as agents for the rollout driver.
 
 A :class:`FixedStrategy` is not stepped from Python: the driver passes its id to the kernels,
 where it is a scalar function of the game state (no observation decoding, no Python per step).

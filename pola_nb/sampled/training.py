@@ -78,7 +78,7 @@ class RunConfig:
     policy: str = "gru"
     hidden: int = 64
     layers_before_gru: int = 1
-    eval_batch: int | None = None  # default: hp.batch_size (spec 4.2)
+    eval_batch: int | None = None  # default: hp.batch_size, as in the official code
     checkpoint_every: int = 10
     backend: str = "cpu"
     preset: str = ""
@@ -139,7 +139,7 @@ class RunConfig:
 # ------------------------------------------------------------------------------------------------ presets
 
 _COMMON = dict(gamma=0.96, gae_lambda=1.0)
-#: The README commands of the official code (spec 5.4, 5.5); ``updates`` = n_update - 1.
+#: The README commands of the official code (Figures 4 and 5); ``updates`` = n_update - 1.
 PAPER: dict[tuple[str, str], dict[str, Any]] = {
     ("ipd", "lola-dice"): dict(updates=20000, checkpoint_every=1000, hp=dict(
         inner_steps=1, outer_steps=1, lr_in=0.05, lr_out=0.003, lr_v=0.0005, batch_size=2000,
@@ -225,7 +225,7 @@ def metric_names(game: str) -> tuple[str, ...]:
 
 def evaluate(game, arch: Architecture, agents, batch: int, rng: np.random.Generator,
              backend: str = "cpu") -> dict[str, float]:
-    """Spec 4.2 metrics of the current pair: self-play scores, scores vs ALLD/ALLC/TFT, coin counts."""
+    """Figure 4/5 metrics of the current pair: self-play scores, scores vs ALLD/ALLC/TFT, coin counts."""
     from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
 
     s = [PolicySampler(arch.policy, a["pol"]) for a in agents]

@@ -3,7 +3,7 @@
 Parameters are nested ``dict``s (string keys) of float32 arrays, e.g. an agent is
 ``{"pol": {...}, "val": {...}}``. autograd differentiates through dicts natively, so a gradient has
 the same structure as the parameters. Optimiser states are plain containers too and are created
-fresh wherever the spec resets them (every update, spec 3.7 step 1).
+fresh wherever the official code resets them (at the start of every update).
 
 Learning rates may be a scalar or a dict keyed like the top level of the parameters
 (``{"pol": lr_out, "val": lr_v}``).
