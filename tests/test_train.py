@@ -346,3 +346,11 @@ def test_train_cli_cluster_and_workers_alias(tmp_path):
             main([*args, *option, "--out", str(tmp_path / name)])
         assert e.value.code == 0, option
     _same_runs(tmp_path / "local.h5", tmp_path / "workers.h5")
+
+
+def test_paper_presets_perform_as_many_updates_as_the_official_commands():
+    """The official README's ``--n_update`` values (Figures 4 and 5); its loop performs exactly that many."""
+    official = {("ipd", "lola-dice"): 20001, ("ipd", "pola-dice"): 101, ("ipd", "pola-om"): 101,
+                ("coin", "lola-dice"): 50001, ("coin", "pola-dice"): 251, ("coin", "pola-om"): 251}
+    for (game, algo), n_update in official.items():
+        assert preset_config(game, algo, "paper").updates == n_update, (game, algo)

@@ -139,24 +139,26 @@ class RunConfig:
 # ------------------------------------------------------------------------------------------------ presets
 
 _COMMON = dict(gamma=0.96, gae_lambda=1.0)
-#: The README commands of the official code (Figures 4 and 5); ``updates`` = n_update - 1.
+#: The README commands of the official code (Figures 4 and 5). ``updates`` equals their ``--n_update``:
+#: the official loop performs ``n_update`` updates, of which the paper's figures plot the first
+#: 100 (IPD) or 250 (Coin Game) POLA updates.
 PAPER: dict[tuple[str, str], dict[str, Any]] = {
-    ("ipd", "lola-dice"): dict(updates=20000, checkpoint_every=1000, hp=dict(
+    ("ipd", "lola-dice"): dict(updates=20001, checkpoint_every=1000, hp=dict(
         inner_steps=1, outer_steps=1, lr_in=0.05, lr_out=0.003, lr_v=0.0005, batch_size=2000,
         inner_beta=0.0, outer_beta=0.0)),
-    ("ipd", "pola-dice"): dict(updates=100, checkpoint_every=10, hp=dict(
+    ("ipd", "pola-dice"): dict(updates=101, checkpoint_every=10, hp=dict(
         inner_steps=2, outer_steps=200, lr_in=0.005, lr_out=0.003, lr_v=0.0005, batch_size=2000,
         inner_beta=10.0, outer_beta=100.0)),
-    ("ipd", "pola-om"): dict(updates=100, checkpoint_every=10, hp=dict(
+    ("ipd", "pola-om"): dict(updates=101, checkpoint_every=10, hp=dict(
         inner_steps=2, outer_steps=200, lr_in=0.005, lr_out=0.003, lr_v=0.0005, batch_size=2000,
         inner_beta=10.0, outer_beta=100.0, om_batches=200, om_steps=1)),
-    ("coin", "lola-dice"): dict(updates=50000, checkpoint_every=2000, hp=dict(
+    ("coin", "lola-dice"): dict(updates=50001, checkpoint_every=2000, hp=dict(
         inner_steps=1, outer_steps=1, lr_in=0.003, lr_out=0.003, lr_v=0.0005, batch_size=2000,
         inner_beta=0.0, outer_beta=0.0)),
-    ("coin", "pola-dice"): dict(updates=250, checkpoint_every=25, hp=dict(
+    ("coin", "pola-dice"): dict(updates=251, checkpoint_every=25, hp=dict(
         inner_steps=4, outer_steps=200, lr_in=0.01, lr_out=0.003, lr_v=0.0005, batch_size=1000,
         inner_beta=5.0, outer_beta=150.0)),
-    ("coin", "pola-om"): dict(updates=250, checkpoint_every=25, hp=dict(
+    ("coin", "pola-om"): dict(updates=251, checkpoint_every=25, hp=dict(
         inner_steps=6, outer_steps=200, lr_in=0.01, lr_out=0.003, lr_v=0.0005, batch_size=1000,
         inner_beta=15.0, outer_beta=150.0, om_batches=200, om_steps=1)),
 }
