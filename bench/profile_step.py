@@ -53,9 +53,9 @@ def main() -> None:
     from autograd import grad
 
     from pola_nb.sampled import tree
+    from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.learners import game_rollout, outer_loss
     from pola_nb.sampled.process import training_process
-    from pola_nb.sampled.training import preset_config
 
     training_process()
     cfg = preset_config(args.game, "pola-dice", "paper", batch_size=batch, inner_steps=inner)

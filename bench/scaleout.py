@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from pola_nb.sampled.cluster import open_cluster
-from pola_nb.sampled.training import preset_config, train
+from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.training import train
 
 
 class TimedExecutor:

@@ -80,9 +80,9 @@ def run_one(name: str, repeats: int) -> dict:
     from autograd import grad
 
     from pola_nb.sampled import fused, tree
+    from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.learners import game_rollout, outer_loss, update_pair
     from pola_nb.sampled.process import training_process
-    from pola_nb.sampled.training import preset_config
 
     training_process()
     c = dict(CONFIGS[name])

@@ -56,8 +56,8 @@ def _split_spec(spec: str) -> tuple[str, str, str]:
 
 def _run_seed_count(path: str) -> int:
     from pola_nb.results import open_results
-    from pola_nb.sampled.training import KIND as TRAIN_KIND
-    from pola_nb.sampled.training import RunConfig
+    from pola_nb.runfile import KIND as TRAIN_KIND
+    from pola_nb.sampled.config import RunConfig
 
     with open_results(path) as f:
         require(f.attrs.get("kind") == TRAIN_KIND, f"{path} is not a training run file")
@@ -101,8 +101,8 @@ class LeagueAgent:
 
 def load_agents(specs: list[str]) -> list[LeagueAgent]:
     """Load every (expanded) spec; raises PolaUsageError on a missing file, update or seed index."""
+    from pola_nb.runfile import checkpoint_agent
     from pola_nb.sampled.strategies import strategy
-    from pola_nb.sampled.training import checkpoint_agent
 
     agents = []
     for spec in specs:
@@ -122,7 +122,7 @@ def game_settings(agents: list[LeagueAgent], game: str | None, steps: int | None
 
     Every checkpoint must be of the same game (and, for the Coin Game, the same grid).
     """
-    from pola_nb.sampled.training import check_game_settings
+    from pola_nb.sampled.config import check_game_settings
 
     cfgs = [a.config for a in agents if a.config is not None]
     games = sorted({c.game for c in cfgs})

@@ -1,7 +1,7 @@
 """Hyperparameter sweeps: one training run per point of a grid, described by a TOML file.
 
 A sweep file names ``game``, ``algo``, ``preset`` and ``seeds`` (a list of ints), optional fixed
-overrides in a ``[set]`` table (any :func:`~pola_nb.sampled.training.preset_config` override) and a
+overrides in a ``[set]`` table (any :func:`~pola_nb.sampled.config.preset_config` override) and a
 ``[grid]`` table whose values are lists; the runs are the cartesian product of the grid. Every run is
 an ordinary ``train`` run file in the output folder, named after its grid values
 (``lr_in=0.01_outer_beta=30.h5``), and ``sweep.h5`` (kind ``sweep``) lists them with their grid values
@@ -25,7 +25,9 @@ import numpy as np
 
 from pola_nb.errors import PolaUsageError, require
 from pola_nb.results import atomic_results, check_output_path, open_h5, open_results
-from pola_nb.sampled.training import RunConfig, prepare_run, preset_config, stored_config, train
+from pola_nb.runfile import stored_config
+from pola_nb.sampled.config import RunConfig, preset_config
+from pola_nb.sampled.training import prepare_run, train
 
 KIND = "sweep"
 INDEX = "sweep.h5"
@@ -176,8 +178,8 @@ def plan_sweep(sweep: Sweep, out: str | Path, *, resume: bool = False, force: bo
         for r in sweep.runs:
             prepare_run(out / r.file, r.config, force=force, cluster=cluster)
     else:
+        from pola_nb.backends import check_backend
         from pola_nb.sampled.cluster import parse_cluster
-        from pola_nb.sampled.training import check_backend
 
         if cluster is not None:
             parse_cluster(cluster)

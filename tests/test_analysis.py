@@ -14,7 +14,9 @@ import pytest
 from pola_nb import analysis
 from pola_nb.cli import main
 from pola_nb.errors import PolaUsageError
-from pola_nb.sampled.training import _create, _write_row, metric_names, preset_config, train
+from pola_nb.runfile import create_run_file, metric_names, write_row
+from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.training import train
 
 TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=1, updates=2, seeds=(1, 2))
 
@@ -22,13 +24,13 @@ TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=1, updates=2, seeds=(1
 def _synthetic(path, game="ipd", rows=3, seeds=(3, 7), lr_in=None, reached=None, offset=0.0):
     """A run file made by ``_create`` with known metrics; seed index k reaches ``reached[k]`` rows."""
     cfg = preset_config(game, "pola-dice", "quick", **{**TINY, "seeds": seeds, "lr_in": lr_in})
-    _create(path, cfg)
+    create_run_file(path, cfg)
     reached = reached or [rows] * len(seeds)
     with h5py.File(path, "a") as f:
         for row in range(rows):
             for k in range(len(seeds)):
                 if row < reached[k]:
-                    _write_row(f, cfg, row, k, {n: offset + row + 0.1 * k + 0.01 * i
+                    write_row(f, cfg, row, k, {n: offset + row + 0.1 * k + 0.01 * i
                                                 for i, n in enumerate(metric_names(game))})
     return path
 

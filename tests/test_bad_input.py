@@ -49,14 +49,16 @@ def no_work(monkeypatch):
 
 def _run_file(path: Path, game: str, algo: str = "pola-dice", rows: bool = True) -> None:
     """A small training run file (status running) with a checkpoint at update 0 for seed index 0."""
-    from pola_nb.sampled.training import _checkpoint, _create, init_seed, preset_config
+    from pola_nb.runfile import create_run_file, save_checkpoint
+    from pola_nb.sampled.config import preset_config
+    from pola_nb.sampled.training import init_seed
 
     cfg = preset_config(game, algo, "quick", updates=2, hidden=4, steps=5, batch_size=16, outer_steps=2,
                         om_batches=2)
-    _create(path, cfg)
+    create_run_file(path, cfg)
     if rows:
         with h5py.File(path, "a") as f:
-            _checkpoint(f, cfg, 0, 0, init_seed(cfg, cfg.architecture(), 1))
+            save_checkpoint(f, cfg, 0, 0, init_seed(cfg, cfg.architecture(), 1))
 
 
 def _results_file(path: Path, kind: str) -> None:
@@ -321,7 +323,8 @@ LIBRARY_BAD = [
 def test_library_refuses_what_the_cli_refuses(name, value, tmp_path):
     """The run configuration itself refuses every bad setting, before :func:`train` touches a file."""
     from pola_nb.errors import PolaUsageError
-    from pola_nb.sampled.training import preset_config, train
+    from pola_nb.sampled.config import preset_config
+    from pola_nb.sampled.training import train
 
     with pytest.raises(PolaUsageError):
         cfg = preset_config("ipd", "pola-om", "quick", **{name: value})
@@ -343,7 +346,7 @@ def test_exact_settings_refuse_bad_values(settings):
 def test_valid_configurations_still_pass():
     """Every preset, as stored and reloaded, passes the checks unchanged."""
     from pola_nb.exact.experiments import EXPERIMENTS, figure_settings
-    from pola_nb.sampled.training import PRESETS, RunConfig, preset_config
+    from pola_nb.sampled.config import PRESETS, RunConfig, preset_config
 
     for preset, table in PRESETS.items():
         for game, algo in table:

@@ -17,7 +17,8 @@ import numpy as np
 import psutil
 import pytest
 
-from pola_nb.sampled.training import preset_config, train
+from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.training import train
 
 FAULT_TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=2, inner_steps=1, updates=3, seeds=(1, 2),
                   checkpoint_every=1)
@@ -29,7 +30,7 @@ def _config():
 
 def _same_runs(a, b):
     """Every metric but ``wall_time``, every checkpoint and the resume state bit for bit."""
-    from pola_nb.sampled.training import _load_state, load_tree
+    from pola_nb.runfile import load_state, load_tree
     from pola_nb.sampled.tree import flat
 
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
@@ -44,7 +45,7 @@ def _same_runs(a, b):
                 np.testing.assert_array_equal(flat(load_tree(fa[f"checkpoints/{u}/{s}"])),
                                               flat(load_tree(fb[f"checkpoints/{u}/{s}"])), err_msg=f"{u} {s}")
         for k in range(len(fa["state"])):
-            sa, sb = _load_state(fa, k), _load_state(fb, k)
+            sa, sb = load_state(fa, k), load_state(fb, k)
             assert sa.done == sb.done
             assert sa.rng.bit_generator.state == sb.rng.bit_generator.state
             np.testing.assert_array_equal(flat(sa.agents), flat(sb.agents))

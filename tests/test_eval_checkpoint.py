@@ -5,8 +5,10 @@ import json
 import pytest
 
 from pola_nb.cli import main
+from pola_nb.runfile import checkpoint_agent
+from pola_nb.sampled.config import preset_config
 from pola_nb.sampled.rollout import rollout, scores
-from pola_nb.sampled.training import checkpoint_agent, preset_config, train
+from pola_nb.sampled.training import train
 
 
 @pytest.fixture(scope="module")

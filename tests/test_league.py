@@ -17,14 +17,16 @@ from pola_nb.sampled.games import make_game
 
 def _run_file(path: Path, game: str, algo: str = "pola-dice", seeds: tuple[int, ...] = (1,)) -> None:
     """A small training run file with a checkpoint at update 0 for every seed index."""
-    from pola_nb.sampled.training import _checkpoint, _create, init_seed, preset_config
+    from pola_nb.runfile import create_run_file, save_checkpoint
+    from pola_nb.sampled.config import preset_config
+    from pola_nb.sampled.training import init_seed
 
     cfg = preset_config(game, algo, "quick", updates=2, hidden=4, steps=5, batch_size=16, outer_steps=2,
                         om_batches=2, seeds=seeds)
-    _create(path, cfg)
+    create_run_file(path, cfg)
     with h5py.File(path, "a") as f:
         for k, s in enumerate(seeds):
-            _checkpoint(f, cfg, 0, k, init_seed(cfg, cfg.architecture(), s))
+            save_checkpoint(f, cfg, 0, k, init_seed(cfg, cfg.architecture(), s))
 
 
 @pytest.fixture(scope="module")

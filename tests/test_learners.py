@@ -8,8 +8,9 @@ from autograd import grad
 from autograd.test_util import check_grads
 
 from pola_nb.sampled import learners, tree
+from pola_nb.sampled.config import Hyper
 from pola_nb.sampled.games import IPDHistory
-from pola_nb.sampled.learners import Hyper, agent_loss, lookahead, outer_loss, update, update_pair
+from pola_nb.sampled.learners import agent_loss, lookahead, outer_loss, update, update_pair
 from pola_nb.sampled.policies import make_architecture
 from pola_nb.sampled.rollout import Trajectory
 from pola_nb.sampled.rollout import rollout as play
@@ -256,7 +257,7 @@ def test_naive_learning_is_lookahead_rate_zero():
 @pytest.mark.parametrize("game", ["ipd", "coin"])
 def test_paper_scale_outer_step(game):
     """One POLA-DiCE outer step at the paper's settings runs and stays float32 (minutes; -m slow)."""
-    from pola_nb.sampled.training import preset_config
+    from pola_nb.sampled.config import preset_config
 
     cfg = preset_config(game, "pola-dice", "paper")
     arch, r = cfg.architecture(), np.random.default_rng(0)

@@ -63,9 +63,10 @@ def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical():
 
     from pola_nb.sampled import learners, tree
     from pola_nb.sampled.cluster import open_cluster
+    from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.pair_tasks import timed_step
     from pola_nb.sampled.process import blas_thread_counts, limit_blas_threads
-    from pola_nb.sampled.training import init_seed, preset_config
+    from pola_nb.sampled.training import init_seed
 
     cfg = preset_config("ipd", "pola-dice", "quick", hidden=32, steps=20, batch_size=100, outer_steps=1,
                         inner_steps=1, seeds=(3,))

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from pola_nb.cli import main
-from pola_nb.sampled.training import preset_config, train
+from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.training import train
 from pola_nb.sweep import load_sweep, run_sweep
 
 SWEEP = """

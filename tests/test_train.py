@@ -6,7 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from pola_nb.sampled.training import load_checkpoint, metric_names, preset_config, train
+from pola_nb.runfile import load_checkpoint, metric_names
+from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.training import train
 
 TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=2, inner_steps=1, updates=3, seeds=(1, 2),
             checkpoint_every=2)
@@ -18,10 +20,10 @@ def _metrics(path):
 
 
 def _state(path):
-    from pola_nb.sampled.training import _load_state
+    from pola_nb.runfile import load_state
 
     with h5py.File(path, "r") as f:
-        return [_load_state(f, k) for k in range(len(f["state"]))]
+        return [load_state(f, k) for k in range(len(f["state"]))]
 
 
 def test_run_file_layout(tmp_path):
@@ -128,7 +130,7 @@ def test_train_cli(tmp_path):
 def _same_runs(a, b) -> None:
     """Two run files agree bit for bit: every metric but wall_time, every checkpoint, and the resume
     state (parameters, opponent models, random generator, updates done) of every seed."""
-    from pola_nb.sampled.training import load_tree
+    from pola_nb.runfile import load_tree
     from pola_nb.sampled.tree import flat
 
     ma, mb = _metrics(a), _metrics(b)
@@ -261,8 +263,8 @@ def test_reproduce_figure_summary_and_plot(tmp_path, capsys):
 
 
 def test_checkpoint_agents_play_in_the_driver(tmp_path):
+    from pola_nb.runfile import checkpoint_agent, parse_checkpoint_spec
     from pola_nb.sampled.rollout import rollout, scores
-    from pola_nb.sampled.training import checkpoint_agent, parse_checkpoint_spec
 
     assert parse_checkpoint_spec("a/b.h5:20@1") == (tmp_path.__class__("a/b.h5"), 20, 1)
     assert parse_checkpoint_spec("c:/x.h5") == (tmp_path.__class__("c:/x.h5"), None, 0)

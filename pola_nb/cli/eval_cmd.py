@@ -20,8 +20,8 @@ def evaluate(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, st
     """
     from pola_nb.backends import check_backend
     from pola_nb.errors import require_int
+    from pola_nb.sampled.config import check_game_settings
     from pola_nb.sampled.games import make_game
-    from pola_nb.sampled.training import check_game_settings
 
     require_int("batch", batch, 1)
     require_int("seed", seed, 0)
@@ -61,7 +61,7 @@ def make_agent(spec: str, slot: int, game_name: str, grid: int):
 
     if not is_checkpoint(spec):
         return strategy(spec)
-    from pola_nb.sampled.training import checkpoint_agent
+    from pola_nb.runfile import checkpoint_agent
 
     cfg, sampler = checkpoint_agent(spec, slot)
     require(cfg.game == game_name, f"{spec} was trained on {cfg.game!r}, not {game_name!r}")

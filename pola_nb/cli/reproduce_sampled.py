@@ -33,7 +33,9 @@ def run_sampled_figure(fig: str, scale: str, seeds: int | None, out: Path | None
     from pola_nb.errors import require
     from pola_nb.report import reporter_for
     from pola_nb.results import atomic_results, check_figure_paths, default_output, open_results
-    from pola_nb.sampled.training import prepare_run, sampled_figure_configs, stored_config, train
+    from pola_nb.runfile import stored_config
+    from pola_nb.sampled.config import sampled_figure_configs
+    from pola_nb.sampled.training import prepare_run, train
 
     n = seeds if seeds is not None else (10 if scale == "paper" else 3)
     configs = sampled_figure_configs(GAME[fig], scale, n, **(overrides or {}))
@@ -69,7 +71,7 @@ def run_sampled_figure(fig: str, scale: str, seeds: int | None, out: Path | None
 
 def _train_with_bar(train, path, cfg, resume, force, executor, quiet, algo) -> None:
     from pola_nb.cli.train_cmd import reporter
-    from pola_nb.sampled.training import stored_config
+    from pola_nb.runfile import stored_config
 
     with reporter(cfg or stored_config(path), quiet, title=f"{algo:10s}") as progress:
         train(path, cfg, resume=resume, force=force, progress=progress, cluster=executor)

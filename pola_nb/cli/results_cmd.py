@@ -14,7 +14,7 @@ def _check_complete(f) -> None:
     """Refuse a results file whose data are not there yet: a training run file without any
     evaluated row, or a figure file (fig4/fig5) with such a run file."""
     from pola_nb.results import open_results
-    from pola_nb.sampled.training import KIND, require_rows
+    from pola_nb.runfile import KIND, require_rows
 
     kind = str(f.attrs["kind"])
     if kind == KIND:

@@ -86,8 +86,10 @@ def train_command(
     --updates N with --resume extends a run to N updates.
     """
     from pola_nb.errors import require
+    from pola_nb.runfile import stored_config
     from pola_nb.sampled.cluster import cluster_option
-    from pola_nb.sampled.training import extended, prepare_run, preset_config, stored_config, train
+    from pola_nb.sampled.config import extended, preset_config
+    from pola_nb.sampled.training import prepare_run, train
 
     where = cluster_option(cluster, workers)
 

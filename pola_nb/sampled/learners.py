@@ -21,14 +21,15 @@ a learned opponent model. ``lr_in = 0`` gives naive learning.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from autograd import grad
 
-from pola_nb.errors import require, require_int, require_real
+from pola_nb.errors import require
 from pola_nb.sampled import tree
+from pola_nb.sampled.config import Hyper
 from pola_nb.sampled.dice import dice_objective, kl_mean, mean, value_loss
 from pola_nb.sampled.policies import (
     Architecture,
@@ -43,48 +44,6 @@ from pola_nb.sampled.process import pinned_blas_threads
 
 Agent = dict[str, Any]
 Rollout = Callable[[list, int, np.random.Generator], Any]
-ALGOS = ("lola-dice", "pola-dice", "pola-om")
-
-
-@dataclass(frozen=True)
-class Hyper:
-    """Hyperparameters of one learner (names follow the official code's flags)."""
-
-    algo: str = "pola-dice"
-    inner_steps: int = 2
-    outer_steps: int = 200
-    lr_in: float = 0.005
-    lr_out: float = 0.003
-    lr_v: float = 0.0005
-    batch_size: int = 2000
-    inner_beta: float = 10.0
-    outer_beta: float = 100.0
-    gamma: float = 0.96
-    gae_lambda: float = 1.0
-    baseline: bool = True
-    kl: str = "ref-current"
-    om_batches: int = 200
-    om_steps: int = 1
-
-    def __post_init__(self) -> None:
-        """Every field: known names, integer counts (not bools or floats), finite rates in range."""
-        require(self.algo in ALGOS, f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGOS)}")
-        require(self.kl in ("ref-current", "current-ref"), f"kl must be ref-current or current-ref, got {self.kl!r}")
-        require_int("inner_steps", self.inner_steps, 0)
-        for name in ("outer_steps", "batch_size", "om_batches", "om_steps"):
-            require_int(name, getattr(self, name), 1)
-        for name in ("lr_in", "lr_out", "lr_v", "inner_beta", "outer_beta"):
-            require_real(name, getattr(self, name), 0.0)
-        require_real("gamma", self.gamma, 0.0, 1.0, low_open=True, high_open=False)
-        require_real("gae_lambda", self.gae_lambda, 0.0, 1.0, high_open=False)
-        require(isinstance(self.baseline, bool | np.bool_), f"baseline must be true or false, got {self.baseline!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def uses_opponent_model(self) -> bool:
-        return self.algo == "pola-om"
 
 
 def ordered(me: int, mine, other) -> list:
