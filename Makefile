@@ -16,6 +16,14 @@ demo: $(STAMP)
 	mkdir -p results
 	$(BIN)/pola reproduce fig1 --out results/fig1.h5 --force
 	$(BIN)/pola reproduce fig3 --quick --out results/fig3_quick.h5 --force
+	@echo "POLA-DiCE on the full-history IPD, memory-one policies, 5 updates x 20 outer steps (about 1 min);"
+	@echo "random play scores about +0.16 with each other and -0.17 against ALLD."
+	$(BIN)/pola train ipd --algo pola-dice --preset quick --policy memory-one --updates 5 \
+		--outer-steps 20 --batch-size 2000 --lr-in 0.3 --lr-out 0.04 --inner-beta 3 --outer-beta 10 \
+		--seeds 1 --quiet --out results/ipd_pola_demo.h5 --force
+	$(BIN)/pola plot results/ipd_pola_demo.h5 -o results/ipd_pola_demo.png --force
+	$(BIN)/pola summary results/ipd_pola_demo.h5
+	@echo "wrote results/fig1.h5 results/fig1.png results/fig3_quick.h5 results/fig3_quick.png results/ipd_pola_demo.h5 results/ipd_pola_demo.png"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

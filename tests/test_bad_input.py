@@ -83,6 +83,10 @@ def inputs(tmp_path_factory) -> Path:
     _run_file(d / "run_norows.h5", "ipd", rows=False)
     (d / "folder.h5").mkdir()
     (d / "garbage.json").write_text("{not json")
+    (d / "unknown.toml").write_text("[hp]\nlr_inn = 0.1\n")
+    (d / "bad_value.toml").write_text("hidden = 0\n")
+    (d / "wrong_game.toml").write_text('game = "coin"\n')
+    (d / "binary.toml").write_bytes(bytes(range(256)))
     (d / "no_address.json").write_text('{"type": "Scheduler"}')
     (d / "unreachable.json").write_text('{"type": "Scheduler", "address": "tcp://127.0.0.1:1"}')
     return d
@@ -146,6 +150,9 @@ bad_values("train feed-forward", [*TRAIN, "--policy", "feed-forward"], "--layers
 bad_values("train feed-forward", [*TRAIN, "--policy", "feed-forward"], "--hidden", ["0"])
 bad_values("train", TRAIN, "--backend", ["tpu", ""])
 bad_values("train", TRAIN, "--workers", ["0", "-1", "x"])
+bad_values("train", TRAIN, "--config", ["{in}/missing.toml", "{in}/garbage.json", "{in}/unknown.toml",
+                                       "{in}/bad_value.toml", "{in}/wrong_game.toml", "{in}/binary.toml", "{in}"])
+case("train --config with --resume", [*RESUME, "--config", "{in}/bad_value.toml"])
 #: --cluster texts that are refused before any file is written: malformed, a missing or malformed
 #: scheduler file, a scheduler that does not answer (nothing listens on port 1).
 BAD_CLUSTERS = ["", "local:0", "local:-1", "local:x", "local:1.5", "loc", "tcp://", "tcp://host", "tcp://:80",

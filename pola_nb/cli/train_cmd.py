@@ -7,10 +7,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from pola_nb.cli import app
+from pola_nb.cli.options import option_name, setting_options, with_options
+from pola_nb.sampled.config import Hyper, RunConfig
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -41,75 +44,58 @@ def _fmt(m: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
-@app.command("train")
 def train_command(
     game: str = typer.Argument(..., help="ipd (full history) or coin."),
-    algo: str = typer.Option(None, "--algo", help="lola-dice, pola-dice or pola-om (optional with --resume)."),
-    out: Path = typer.Option(..., "--out", help="Run file (HDF5)."),
-    preset: str = typer.Option("paper", "--preset", help="paper (the official README's commands) or quick."),
-    seeds: str = typer.Option("1", "--seeds", help="Seeds, e.g. 1,2,3 or 1-10 (independent runs)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Run file (HDF5); required unless --print-config."),
+    algo: str = typer.Option(None, "--algo", help="lola-dice, pola-dice or pola-om (optional with --resume or "
+                             "--config)."),
+    preset: str = typer.Option(None, "--preset", help="paper (the official README's commands, the default) or "
+                               "quick; the other settings are applied on top of it."),
+    config: Path = typer.Option(None, "--config", help="A TOML configuration (as written by --print-config); "
+                                "options given on the command line override it."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the effective configuration as TOML "
+                                      "and exit without training."),
+    seeds: str = typer.Option(None, "--seeds", help="Seeds, e.g. 1,2,3 or 1-10 (independent runs; default 1)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run file exactly."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing run file."),
-    updates: int = typer.Option(None, "--updates", help="Number of updates."),
-    inner_steps: int = typer.Option(None, "--inner-steps"),
-    outer_steps: int = typer.Option(None, "--outer-steps"),
-    lr_in: float = typer.Option(None, "--lr-in"),
-    lr_out: float = typer.Option(None, "--lr-out"),
-    lr_v: float = typer.Option(None, "--lr-v"),
-    batch_size: int = typer.Option(None, "--batch-size"),
-    inner_beta: float = typer.Option(None, "--inner-beta"),
-    outer_beta: float = typer.Option(None, "--outer-beta"),
-    gamma: float = typer.Option(None, "--gamma"),
-    gae_lambda: float = typer.Option(None, "--gae-lambda"),
-    baseline: bool = typer.Option(None, "--baseline/--no-baseline"),
-    kl: str = typer.Option(None, "--kl", help="ref-current (default) or current-ref (paper-era code)."),
-    om_batches: int = typer.Option(None, "--om-batches", help="POLA-OM: rollouts per update per agent."),
-    om_steps: int = typer.Option(None, "--om-steps", help="POLA-OM: Adam steps per rollout."),
-    steps: int = typer.Option(None, "--steps", help="Episode length T."),
-    cf: float = typer.Option(None, "--cf", help="IPD contribution factor."),
-    grid: int = typer.Option(None, "--grid", help="Coin Game grid size."),
-    policy: str = typer.Option(None, "--policy", help="gru, memory-one (ipd) or feed-forward."),
-    hidden: int = typer.Option(None, "--hidden"),
-    layers_before_gru: int = typer.Option(None, "--layers-before-gru"),
-    eval_batch: int = typer.Option(None, "--eval-batch", help="Episodes per evaluation (default batch size)."),
-    checkpoint_every: int = typer.Option(None, "--checkpoint-every"),
-    backend: str = typer.Option(None, "--backend", help="cpu or cuda (rollout kernels)."),
     cluster: str = typer.Option(None, "--cluster", help="Where the agents' updates run: local (this process), "
                                 "local:N (N Dask worker processes), tcp://HOST:PORT (a Dask scheduler) or a "
                                 "scheduler file (JSON). Default local:1."),
     workers: int = typer.Option(None, "--workers", help="N: the same as --cluster local:N."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    **settings: Any,
 ) -> None:
     """Train both agents with one algorithm; every seed is an independent run stored in OUT.
 
-    With --resume the configuration stored in OUT is used and the run continues where it stopped;
+    The configuration is the preset, then the --config file, then the options given here. With
+    --resume the configuration stored in OUT is used and the run continues where it stopped;
     --updates N with --resume extends a run to N updates.
     """
     from pola_nb.errors import require
-    from pola_nb.runfile import stored_config
     from pola_nb.sampled.cluster import cluster_option
-    from pola_nb.sampled.config import extended, preset_config
+    from pola_nb.sampled.config import extended, to_toml
     from pola_nb.sampled.training import prepare_run, train
 
-    where = cluster_option(cluster, workers)
-
-    options = dict(
-        inner_steps=inner_steps, outer_steps=outer_steps, lr_in=lr_in, lr_out=lr_out, lr_v=lr_v,
-        batch_size=batch_size, inner_beta=inner_beta, outer_beta=outer_beta, gamma=gamma, gae_lambda=gae_lambda,
-        baseline=baseline, kl=kl, om_batches=om_batches, om_steps=om_steps, steps=steps, cf=cf, grid=grid,
-        policy=policy, hidden=hidden, layers_before_gru=layers_before_gru, eval_batch=eval_batch,
-        checkpoint_every=checkpoint_every, backend=backend)
+    given = {k: v for k, v in settings.items() if v is not None}
     if resume:
-        given = [name.replace("_", "-") for name, v in options.items() if v is not None]
-        require(not given, f"--resume continues with the configuration stored in {out}; drop --{', --'.join(given)}"
+        from pola_nb.runfile import stored_config
+
+        extra = [option_name(k) for k in given if k != "updates"]
+        extra += [name for name, v in (("--config", config), ("--preset", preset), ("--seeds", seeds)) if v]
+        require(not extra, f"--resume continues with the configuration stored in {out}; drop {', '.join(extra)}"
                 " (only --updates may be given, to extend the run)")
+        require(out is not None, "--out is needed: the run file to resume")
         cfg = stored_config(out)
         require((game, algo or cfg.hp.algo) == (cfg.game, cfg.hp.algo),
                 f"{out} is a {cfg.game} {cfg.hp.algo} run, not {game} {algo or ''}".rstrip())
-        cfg = extended(cfg, updates, out)
+        cfg = extended(cfg, given.get("updates"), out)
     else:
-        require(algo is not None, "--algo is needed (lola-dice, pola-dice or pola-om)")
-        cfg = preset_config(game, algo, preset, seeds=parse_seeds(seeds), updates=updates, **options)
+        cfg = configured(game, algo, preset, config, seeds, given)
+    if print_config:
+        print(to_toml(cfg), end="")
+        return
+    require(out is not None, "--out is needed (the run file to write), or --print-config")
+    where = cluster_option(cluster, workers)
     # Everything is checked before the progress display starts and before OUT is created or changed.
     prepare_run(out, None if resume else cfg, resume=resume, force=force, cluster=where,
                 updates=cfg.updates if resume else None)
@@ -118,6 +104,30 @@ def train_command(
               updates=cfg.updates if resume else None)
     if not quiet:
         print(f"wrote {out}")
+
+
+def configured(game: str, algo: str | None, preset: str | None, config: Path | None, seeds: str | None,
+               given: dict[str, Any]):
+    """The ``RunConfig`` of ``pola train``: ``preset`` (default paper), then the TOML file ``config``,
+    then the options ``given`` on the command line."""
+    from pola_nb.errors import require
+    from pola_nb.sampled.config import preset_config, read_toml
+
+    from_file = read_toml(config) if config is not None else {}
+    require(from_file.get("game", game) == game, f"{config} configures the {from_file.get('game')} game, not {game}")
+    from_file.pop("game", None)
+    algo = algo or from_file.pop("algo", None)
+    from_file.pop("algo", None)
+    require(algo is not None, "--algo is needed (lola-dice, pola-dice or pola-om)")
+    stored_preset = from_file.pop("preset", None)
+    preset = preset if preset is not None else stored_preset or "paper"
+    if seeds is not None:
+        given = {**given, "seeds": parse_seeds(seeds)}
+    return preset_config(game, algo, preset, **{**from_file, **given})
+
+
+with_options(train_command, setting_options((RunConfig, Hyper), skip=("game", "algo", "preset")))
+app.command("train")(train_command)
 
 
 @contextmanager
