@@ -25,6 +25,7 @@ import numpy as np
 
 from pola_nb.errors import require, require_int
 from pola_nb.report import Reporter, register
+from pola_nb.sampled.matches import is_checkpoint
 
 KIND = "league"
 DEFAULT_STRATEGIES = ("alld", "allc", "tft", "random")
@@ -35,11 +36,6 @@ def pair_seed(seed: int, row: int, col: int) -> int:
     """The rollout seed of the pair (``row``, ``col``) in a league seeded with ``seed``."""
     require_int("seed", seed, 0)
     return int(np.random.SeedSequence([int(seed), int(row), int(col)]).generate_state(1, np.uint32)[0])
-
-
-def is_checkpoint(spec: str) -> bool:
-    """Whether an agent name is a checkpoint ``RUN.h5[:update][@seed_index]`` rather than a strategy."""
-    return ".h5" in spec or ".hdf5" in spec
 
 
 def _split_spec(spec: str) -> tuple[str, str, str]:

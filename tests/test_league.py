@@ -91,7 +91,7 @@ def test_coin_allc_vs_allc_own_coin_is_one(tmp_path):
 
 
 def test_entry_equals_eval_of_the_same_pair(runs, tmp_path):
-    from pola_nb.cli.eval_cmd import evaluate
+    from pola_nb.sampled.matches import play_match as evaluate
 
     spec = str(runs / "ipd_a.h5@1")
     s = run_league([spec], tmp_path / "l.h5", strategies=["random", "tft"], batch=64, seed=3)

@@ -7,70 +7,6 @@ import json
 import typer
 
 from pola_nb.cli import app
-from pola_nb.errors import require
-
-
-def evaluate(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, steps: int = 50, seed: int = 0,
-             grid: int = 3, cf: float = 1.33, backend: str = "cpu") -> dict:
-    """Scores of ``agent1`` vs ``agent2`` over ``batch`` episodes, as a flat dict.
-
-    Keys: ``score1``, ``score2`` (per-step mean rewards) and for the Coin Game ``rr``, ``rb``,
-    ``br``, ``bb`` (pick-ups per episode), ``own_coin1`` = RR/(RR+RB), ``own_coin2`` = BB/(BR+BB),
-    ``same`` = (RR+BB)/(all pick-ups). Raises PolaUsageError on bad input.
-    """
-    from pola_nb.backends import check_backend
-    from pola_nb.errors import require_int
-    from pola_nb.sampled.config import check_game_settings
-    from pola_nb.sampled.games import make_game
-
-    require_int("batch", batch, 1)
-    require_int("seed", seed, 0)
-    check_game_settings(steps, cf, grid)
-    game = make_game(game_name, steps=steps, grid=grid, cf=cf)
-    agents = tuple(make_agent(spec, k, game_name, grid) for k, spec in enumerate((agent1, agent2)))
-    check_backend(backend)
-
-    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
-
-    traj = rollout(game, agents[0], agents[1], batch, seed=seed, backend=backend, keep_obs=False)
-    s1, s2 = scores(traj)
-    out = {"game": game.name, "agent1": _name(agents[0], agent1), "agent2": _name(agents[1], agent2), "batch": batch,
-           "steps": steps, "seed": seed, "backend": backend, "score1": s1, "score2": s2}
-    if game.name == "coin":
-        own = own_coin_stats(traj)
-        out.update(grid=grid, **coin_counts(traj), own_coin1=own["own_coin1"], own_coin2=own["own_coin2"],
-                   same=own["same"])
-    else:
-        out.update(cf=cf)
-    return out
-
-
-def is_checkpoint(spec: str) -> bool:
-    """Whether an agent name is a checkpoint ``RUN.h5[:update][@seed_index]`` rather than a strategy."""
-    return ".h5" in spec or ".hdf5" in spec
-
-
-def make_agent(spec: str, slot: int, game_name: str, grid: int):
-    """A fixed strategy, or the agent of a training checkpoint that played in slot ``slot`` (0 or 1).
-
-    Observations are in agent-1-first order, so a learned agent keeps the role it was trained in:
-    ``--agent1 RUN.h5`` plays the run's agent 1, ``--agent2 RUN.h5`` its agent 2. Cross-play between
-    seeds or algorithms is ``--agent1 A.h5@0 --agent2 B.h5@3``.
-    """
-    from pola_nb.sampled.strategies import strategy
-
-    if not is_checkpoint(spec):
-        return strategy(spec)
-    from pola_nb.runfile import checkpoint_agent
-
-    cfg, sampler = checkpoint_agent(spec, slot)
-    require(cfg.game == game_name, f"{spec} was trained on {cfg.game!r}, not {game_name!r}")
-    require(game_name != "coin" or cfg.grid == grid, f"{spec} was trained on a {cfg.grid}x{cfg.grid} grid, not {grid}")
-    return sampler
-
-
-def _name(agent, spec: str) -> str:
-    return spec if is_checkpoint(spec) else agent.name
 
 
 def _table(r: dict) -> str:
@@ -101,5 +37,7 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Play two agents (strategies or trained checkpoints); print per-step scores (and coin counts)."""
-    r = evaluate(game, agent1, agent2, batch=batch, steps=steps, seed=seed, grid=grid, cf=cf, backend=backend)
+    from pola_nb.sampled.matches import play_match
+
+    r = play_match(game, agent1, agent2, batch=batch, steps=steps, seed=seed, grid=grid, cf=cf, backend=backend)
     print(json.dumps(r) if as_json else _table(r))
