@@ -1,7 +1,7 @@
 """pola_kernels: batched environment kernels (numba CPU and CUDA) for the sampled games.
 
 Modules:
-    config   -- dtypes, numba options, CUDA launch shape, fixed-strategy ids (one place)
+    config   -- numba options, CUDA launch shape, fixed-strategy ids (one place)
     common   -- scalar helpers shared by the games (exact uniform -> integer map)
     ipd      -- IPD with full history: scalar bodies + reset / advance / rollout kernels
     coin     -- Coin Game on an N x N torus: scalar bodies + reset / advance / rollout kernels

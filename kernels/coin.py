@@ -33,8 +33,6 @@ from pola_kernels._compile import compile_game_kernels
 from pola_kernels.common import uniform_int  # noqa: F401  (compiled into this module's bodies)
 from pola_kernels.config import ALLC, ALLD, EXTERNAL, MODE_COOP, MODE_DEFECT, TFT
 
-N_STATE = 11
-
 
 def ring_table(n: int) -> np.ndarray:
     """int32 (3 n,): entry ``x + n`` is ``x mod n`` for ``x`` in -n .. 2n-1."""

@@ -1,4 +1,4 @@
-"""Central settings of the kernels: dtypes, numba options, CUDA launch shape, strategy ids.
+"""Central settings of the kernels: numba options, CUDA launch shape, strategy ids.
 
 Everything a kernel module needs to agree on lives here, so CPU and CUDA code cannot drift.
 Launch settings are read at every launch (not at import), so tests can shrink thread blocks::
@@ -10,14 +10,6 @@ Launch settings are read at every launch (not at import), so tests can shrink th
 from __future__ import annotations
 
 import os
-
-import numpy as np
-
-# dtypes of the arrays the kernels read and write
-FLOAT = np.float32  # observations, rewards, uniforms
-ACTION = np.int8  # actions (T, B, 2)
-PICKUP = np.int8  # coin pick-up indicators (T, B, 4)
-STATE = np.int32  # structure-of-arrays game state (S, B)
 
 # numba options for CPU kernels. Caching can go stale when a *different* file that a kernel
 # inlines changes (numba tracks only the kernel's own file); set POLA_NUMBA_CACHE=0 when

@@ -4,8 +4,8 @@ State, structure of arrays, ``state`` int32 of shape (2, B): the previous action
 ``(p1, p2)`` with the one-hot slot coding 0 = D, 1 = C, 2 = start (before the first step).
 Observation, float32 (6,): ``[onehot3(p1), onehot3(p2)]``; both agents see the same vector.
 Rewards: ``pay`` is the float32 table ``[M[0,0], M[0,1], M[1,0], M[1,1]]`` of the payoff
-matrix ``M[my action, other action] = [[0, cf/2], [cf/2 - 1, cf - 1]]``; agent 1 gets
-``M[a1, a2]``, agent 2 gets ``M[a2, a1]``. The environment draws no random numbers.
+matrix ``M[my action, other action]``, passed in by the caller (``pola_nb.ipd_rules`` defines it);
+agent 1 gets ``M[a1, a2]``, agent 2 gets ``M[a2, a1]``. The environment draws no random numbers.
 
 Array arguments of the kernels (T steps, B envs):
 ``us`` (T, 3, B) float32 uniforms [agent 1, agent 2, env]; ``u`` = ``us[t]`` (3, B);
@@ -23,8 +23,7 @@ from pola_kernels._compile import compile_game_kernels
 from pola_kernels.common import uniform_int  # noqa: F401  (compiled into this module's bodies)
 from pola_kernels.config import ALLC, ALLD, EXTERNAL, TFT
 
-OBS_DIM = 6
-START = 2
+START = 2  # slot of "no previous action" (``pola_nb.ipd_rules.START_SLOT``)
 
 # ---------------------------------------------------------------- scalar bodies (written once)
 

@@ -147,10 +147,6 @@ def open_results(path: str | os.PathLike) -> h5py.File:
     return f
 
 
-def file_config(f: h5py.File) -> dict[str, Any]:
-    return json.loads(f.attrs["config"])
-
-
 def _json_default(x: Any) -> Any:
     if hasattr(x, "tolist"):
         return x.tolist()

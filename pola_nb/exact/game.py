@@ -1,6 +1,7 @@
 """The iterated prisoner's dilemma with one-step memory, solved exactly.
 
-States are the previous joint action in absolute (agent-1-first) order plus a start state::
+States are the previous joint action in absolute (agent-1-first) order plus a start state, as
+defined in :mod:`pola_nb.ipd_rules`::
 
     index  0    1    2    3    4
     state  DD   DC   CD   CC   start      (first letter = agent 1's action, C = cooperate)
@@ -27,9 +28,7 @@ import numpy as np
 from autograd.extend import defvjp, primitive
 
 from pola_nb.errors import require
-
-STATES = ("DD", "DC", "CD", "CC", "start")
-DD, DC, CD, CC, START = range(5)
+from pola_nb.ipd_rules import CC, CD, DC, DD, START, STATES, joint_rewards  # noqa: F401  (state names re-exported)
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class IPDExact:
     ``cf`` is the contribution factor, 1 < cf < 2 (a scalar, or an array that broadcasts against the
     batch shape of the policies so that one computation covers several games). A cooperator pays 1
     and each player receives ``cf / 2`` per cooperator, so with cf = 1.33: CC 0.33 each, temptation
-    0.665, sucker -0.335, DD 0.
+    0.665, sucker -0.335, DD 0 (:func:`pola_nb.ipd_rules.payoff_matrix`).
     """
 
     cf: float | np.ndarray = 1.33
@@ -53,11 +52,8 @@ class IPDExact:
     @property
     def rewards(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-joint-state rewards ``(r1, r2)``, each of shape ``cf.shape + (4,)`` (states DD, DC, CD, CC)."""
-        cf = np.asarray(self.cf, dtype=float)[..., None]
-        n_coop = np.array([0.0, 1.0, 1.0, 2.0])
-        coop1 = np.array([0.0, 0.0, 1.0, 1.0])
-        coop2 = np.array([0.0, 1.0, 0.0, 1.0])
-        return cf * n_coop / 2 - coop1, cf * n_coop / 2 - coop2
+        r = joint_rewards(self.cf)
+        return r[..., 0, :], r[..., 1, :]
 
     @property
     def max_value(self) -> np.ndarray:

@@ -14,18 +14,10 @@ import numpy as np
 
 from pola_nb.errors import require
 from pola_nb.generics import dispatch
+from pola_nb.ipd_rules import OBS_DIM, STATE_OBSERVATIONS
 
-# One-hot encodings of the 5 states, [onehot3(a1), onehot3(a2)] with slots (D, C, start), shape (5, 6).
-STATE_INPUTS = np.array(
-    [
-        [1, 0, 0, 1, 0, 0],  # DD
-        [1, 0, 0, 0, 1, 0],  # DC
-        [0, 1, 0, 1, 0, 0],  # CD
-        [0, 1, 0, 0, 1, 0],  # CC
-        [0, 0, 1, 0, 0, 1],  # start
-    ],
-    dtype=float,
-)
+# Inputs of the neural net: the observation of each of the 5 states, [onehot3(a1), onehot3(a2)], (5, 6).
+STATE_INPUTS = STATE_OBSERVATIONS
 
 # Pre-conditioning matrix: logit(DD) = theta_0, logit(s) = theta_s - 2 theta_0 for the other states.
 PRECOND_A = np.eye(5)
@@ -68,7 +60,7 @@ class NeuralNet:
     def shapes(self) -> list[tuple[int, ...]]:
         """Shapes of the weight and bias arrays in the order they sit in the flat vector."""
         h = self.hidden
-        shapes = [(h, 6), (h,)]
+        shapes = [(h, OBS_DIM), (h,)]
         shapes += [(h, h), (h,)] * self.extra_layers
         return shapes + [(h,), ()]
 
@@ -173,7 +165,7 @@ def init_params(family: NeuralNet, rng: np.random.Generator, n: int) -> np.ndarr
         fixed = _flatten(_NN1 if family.init == "nn1" else _NN2)
         return np.tile(fixed, (n, 1))
     h = family.hidden
-    fan_ins = [6, 6] + [h, h] * family.extra_layers + [h, h]
+    fan_ins = [OBS_DIM, OBS_DIM] + [h, h] * family.extra_layers + [h, h]
     cols = []
     for shape, fan_in in zip(family.shapes(), fan_ins, strict=True):
         bound = 1.0 / np.sqrt(fan_in)
@@ -205,6 +197,3 @@ def kl_sum(ref_logits, cur_logits):
         log_sigmoid(-ref_logits) - log_sigmoid(-cur_logits)
     )
     return anp.sum(kl, axis=-1)
-
-
-FAMILIES = {"tabular": Tabular, "nn": NeuralNet, "precond": Precond}

@@ -17,14 +17,13 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 
+from pola_nb.ipd_rules import joint_rewards
 from pola_nb.sampled.policies import log_softmax
 
 
 def payoffs(cf: float) -> np.ndarray:
     """Rewards ``(2, 4)`` of agents 1 and 2 for joint actions DD, DC, CD, CC."""
-    m = np.array([[0.0, cf / 2], [cf / 2 - 1.0, cf - 1.0]])  # M[my, other], 0 = D, 1 = C
-    joint = [(a1, a2) for a1 in (0, 1) for a2 in (0, 1)]
-    return np.array([[m[a1, a2] for a1, a2 in joint], [m[a2, a1] for a1, a2 in joint]])
+    return joint_rewards(cf)
 
 
 def joint_transition(table1, table2):

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from pola_nb.errors import require
+from pola_nb.ipd_rules import N_ACTIONS, OBS_DIM, payoff_matrix
 
 
 @dataclass(frozen=True)
 class IPDHistory:
     """Iterated prisoner's dilemma with full-history observations; actions 0 = D, 1 = C.
 
-    ``cf``: contribution factor (payoffs ``M[my, other] = [[0, cf/2], [cf/2 - 1, cf - 1]]``);
+    ``cf``: contribution factor (payoffs and observations as in :mod:`pola_nb.ipd_rules`);
     ``steps``: rollout length T.
     """
 
@@ -32,8 +33,8 @@ class IPDHistory:
     steps: int = 50
 
     name = "ipd"
-    n_actions = 2
-    obs_dim = 6
+    n_actions = N_ACTIONS
+    obs_dim = OBS_DIM
     n_reset_uniforms = 0
 
     def __post_init__(self) -> None:
@@ -43,8 +44,7 @@ class IPDHistory:
 
     def payoff_table(self) -> np.ndarray:
         """float32 (4,): ``[M[D,D], M[D,C], M[C,D], M[C,C]]`` indexed by ``2 * my + other``."""
-        cf = float(self.cf)
-        return np.array([0.0, cf / 2, cf / 2 - 1.0, cf - 1.0], dtype=np.float32)
+        return np.reshape(payoff_matrix(float(self.cf)), 4).astype(np.float32)
 
 
 @dataclass(frozen=True)
