@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	mkdir -p results
 	$(BIN)/pola reproduce fig1 --out results/fig1.h5 --force
-	$(BIN)/pola reproduce fig3 --quick --out results/fig3_quick.h5 --force
+	$(BIN)/pola reproduce fig3 --preset quick --out results/fig3_quick.h5 --force
 	@echo "POLA-DiCE on the full-history IPD, memory-one policies, 5 updates x 20 outer steps (about 1 min);"
 	@echo "random play scores about +0.16 with each other and -0.17 against ALLD."
 	$(BIN)/pola train ipd --algo pola-dice --preset quick --policy memory-one --updates 5 \

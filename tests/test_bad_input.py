@@ -97,7 +97,7 @@ def inputs(tmp_path_factory) -> Path:
 TRAIN = ["train", "ipd", "--algo", "pola-dice", "--preset", "quick", "--quiet", "--out", "{out}/run.h5"]
 TRAIN_OM = ["train", "coin", "--algo", "pola-om", "--preset", "quick", "--quiet", "--out", "{out}/run.h5"]
 RESUME = ["train", "ipd", "--resume", "--quiet", "--out", "{out}/run.h5"]
-FIG = ["reproduce", "{fig}", "--quick", "--out", "{out}/f.h5"]
+FIG = ["reproduce", "{fig}", "--preset", "quick", "--out", "{out}/f.h5"]
 SAMPLED = ["reproduce", "{fig}", "--quiet", "--out", "{out}/f.h5"]
 EVAL = ["eval", "ipd", "--agent1", "tft", "--agent2", "alld"]
 CHECK = ["check-estimator", "--json"]
@@ -190,6 +190,7 @@ for fig in ("fig1", "fig3", "b16"):
     bad_values(fig, base, "--cf", ["", ",", "x", "1", "2", "2.5", "nan", "inf", "1.2,,x"])
     bad_values(fig, base, "--seed", ["-1", "x", "1.5"])
     bad_values(fig, base, "--gamma", ["0", "1", "-1", "nan", "inf", "x"])
+    bad_values(fig, ["reproduce", fig, "--out", "{out}/f.h5"], "--preset", ["huge", ""])
     case(f"{fig} out folder missing", ["reproduce", fig, "--out", "{out}/nope/f.h5"])
     case(f"{fig} out exists", base, {"f.h5": "old"})
     case(f"{fig} png exists", base, {"f.png": "old"})
@@ -199,11 +200,21 @@ for fig in ("fig1", "fig3", "b16"):
     case(f"{fig} default out, bad seed", ["reproduce", fig, "--seed", "-1"])
     case(f"{fig} unknown option", [*base, "--scale", "paper"])
 
+# pola reproduce all: checked whole before the first figure starts
+ALL = ["reproduce", "all", "--quiet", "--out", "{out}/repro"]
+bad_values("all", ALL, "--preset", ["huge", ""])
+bad_values("all", ALL, "--seeds", ["", "-1", "x", "1,1"])
+bad_values("all", ALL, "--workers", ["0", "x"])
+bad_values("all", ALL, "--cluster", ["local:0", "tcp://host"])
+case("all out is a file", ["reproduce", "all", "--quiet", "--out", "{out}/f.h5"], {"f.h5": "old"})
+case("all a figure exists", ALL, {"repro/fig1_quick.h5": "old"})
+case("all a run file exists", ALL, {"repro/fig5_quick_pola-om.h5": "old"})
+
 # pola reproduce fig4|fig5
 for fig in ("fig4", "fig5"):
     base = [a.replace("{fig}", fig) for a in SAMPLED]
-    bad_values(fig, base, "--scale", ["huge", ""])
-    bad_values(fig, base, "--seeds", ["0", "-1", "x"])
+    bad_values(fig, base, "--preset", ["huge", ""])
+    bad_values(fig, base, "--seeds", ["", "-1", "x", "1,1", "3-1"])
     bad_values(fig, base, "--workers", ["0", "x"])
     bad_values(fig, base, "--cluster", ["local:0", "tcp://host", "{out}/missing.json", "tcp://127.0.0.1:1"])
     case(f"{fig} --cluster and --workers", [*base, "--cluster", "local:2", "--workers", "2"])
@@ -220,7 +231,7 @@ for fig in ("fig4", "fig5"):
     case(f"{fig} resume run file of another algorithm", [*base, "--resume"],
          {"f_pola-om.h5": "run_ipd.h5" if fig == "fig4" else "run_coin.h5"})
     case(f"{fig} default out exists", ["reproduce", fig], {f"results/{fig}_quick.h5": "old"})
-    case(f"{fig} default out, bad seeds", ["reproduce", fig, "--seeds", "0"])
+    case(f"{fig} default out, bad seeds", ["reproduce", fig, "--seeds", "x"])
 
 # pola eval (writes no file; the same rules for its input)
 case("eval unknown game", ["eval", "chess", "--agent1", "tft", "--agent2", "alld"])
@@ -233,7 +244,7 @@ bad_values("eval", ["eval", "ipd", "--agent2", "alld"], "--agent1", ["foo", "", 
                                                                    "{in}/run_ipd.h5@-1", "{in}/run_ipd.h5:99",
                                                                    "{in}/run_coin.h5"])
 bad_values("eval", ["eval", "ipd", "--agent1", "tft"], "--agent2", ["foo", "{in}/garbage.h5"])
-bad_values("eval", EVAL, "--batch", ["0", "-1", "x"])
+bad_values("eval", EVAL, "--batch-size", ["0", "-1", "x"])
 bad_values("eval", EVAL, "--steps", ["0", "-1", "x"])
 bad_values("eval", EVAL, "--seed", ["-1", "x"])
 bad_values("eval", EVAL, "--cf", ["nan", "inf", "0.5", "2", "x"])
@@ -242,7 +253,7 @@ bad_values("eval coin", ["eval", "coin", "--agent1", "tft", "--agent2", "alld"],
 bad_values("eval", EVAL, "--grid", ["0"])
 
 # pola check-estimator (writes no file)
-for opt in ("--batch", "--steps"):
+for opt in ("--batch-size", "--steps"):
     bad_values("check-estimator", CHECK, opt, ["0", "-1", "x"])
 bad_values("check-estimator", CHECK, "--seed", ["-1", "x"])
 bad_values("check-estimator", CHECK, "--lr-in", ["-1", "nan", "inf", "x"])

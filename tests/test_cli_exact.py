@@ -48,7 +48,8 @@ def test_plot_command(fig1_file, tmp_path, capsys):
 
 def test_fig3_small_run_and_summary(tmp_path, capsys):
     path = tmp_path / "f3.h5"
-    code, out, _ = run(["reproduce", "fig3", "--quick", "--repeats", "1", "--cf", "1.6", "--out", str(path)], capsys)
+    code, out, _ = run(["reproduce", "fig3", "--preset", "quick", "--repeats", "1", "--cf", "1.6", "--out", str(path)],
+                       capsys)
     assert code == 0 and "lola-tabular" in out
     code, out, _ = run(["summary", str(path), "--json"], capsys)
     s = json.loads(out)

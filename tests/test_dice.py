@@ -142,12 +142,12 @@ def test_check_estimator_cli(capsys):
     from pola_nb.cli import main
 
     with pytest.raises(SystemExit) as e:
-        main(["check-estimator", "--batch", "1000", "--seed", "1", "--json"])
+        main(["check-estimator", "--batch-size", "1000", "--seed", "1", "--json"])
     assert e.value.code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["grad_cosine"] >= 0.98 and out["lola_term_cosine"] >= 0.9
     with pytest.raises(SystemExit) as e:
-        main(["check-estimator", "--batch", "-3"])
+        main(["check-estimator", "--batch-size", "-3"])
     assert e.value.code == 2
 
 

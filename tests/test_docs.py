@@ -214,13 +214,13 @@ def test_checker_reports_unknown_options_and_commands() -> None:
     text = """Run `pola train ipd --algo pola-dice --no-such-flag --out x.h5` and:
 
 ```
-pola reproduce fig4 --scale quick \\
+pola reproduce fig4 --preset quick \\
     --seeds 3 --bogus-option=1
 pola nosuchcommand --json
 pola reproduce fig9
 cp a b && .venv/bin/pola eval ipd --agent1 alld --agent2 allc --agent3 tft
 pola eval GAME --agent1 A --agent2 B
-           [--batch 10000] [--unknown-synopsis-flag]
+           [--batch-size 10000] [--unknown-synopsis-flag]
 ```
 """
     problems = check_markdown(text)
@@ -241,7 +241,7 @@ def test_checker_accepts_valid_forms() -> None:
 make demo
 make test
 $(BIN)/pola reproduce fig1 --out results/fig1.h5 --force
-pola reproduce fig4|fig5 [--scale quick|paper] [--seeds N] [-o FIG.h5]
+pola reproduce fig4|fig5 [--preset quick|paper] [--seeds 1-3] [-o FIG.h5]
 pola train GAME --algo lola-dice|pola-dice|pola-om --out RUN.h5
            [--seeds 1,2,3 | 1-10] [--resume [--updates N]] [--baseline/--no-baseline]
 pola export RUN.h5 --csv OUT.csv | --parquet OUT.parquet [--force]

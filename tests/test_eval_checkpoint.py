@@ -27,7 +27,7 @@ def run(args, capsys):
 
 def test_checkpoint_against_strategy_and_cross_play(run_file, capsys):
     spec1, spec2 = f"{run_file}:1@0", f"{run_file}@1"
-    code, out, _ = run(["eval", "ipd", "--agent1", spec1, "--agent2", spec2, "--batch", "300", "--seed", "4",
+    code, out, _ = run(["eval", "ipd", "--agent1", spec1, "--agent2", spec2, "--batch-size", "300", "--seed", "4",
                         "--steps", "5", "--json"], capsys)
     assert code == 0
     r = json.loads(out)
@@ -36,7 +36,7 @@ def test_checkpoint_against_strategy_and_cross_play(run_file, capsys):
     expected = scores(rollout(cfg.make_game(), a1, a2, 300, seed=4))
     assert (r["score1"], r["score2"]) == pytest.approx(expected)
     assert r["agent1"] == spec1
-    code, out, _ = run(["eval", "ipd", "--agent1", "alld", "--agent2", spec2, "--batch", "300", "--json"], capsys)
+    code, out, _ = run(["eval", "ipd", "--agent1", "alld", "--agent2", spec2, "--batch-size", "300", "--json"], capsys)
     assert code == 0 and json.loads(out)["score1"] >= 0  # ALLD never loses in the IPD
 
 

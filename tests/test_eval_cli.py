@@ -17,7 +17,8 @@ def run(argv, capsys):
 
 
 def test_eval_ipd_json_closed_form(capsys):
-    code, out, err = run(["eval", "ipd", "--agent1", "alld", "--agent2", "allc", "--batch", "50", "--json"], capsys)
+    code, out, err = run(["eval", "ipd", "--agent1", "alld", "--agent2", "allc", "--batch-size", "50", "--json"],
+                         capsys)
     assert code == 0, err
     r = json.loads(out)
     assert r["score1"] == pytest.approx(0.665, abs=1e-6) and r["score2"] == pytest.approx(-0.335, abs=1e-6)
@@ -25,7 +26,7 @@ def test_eval_ipd_json_closed_form(capsys):
 
 
 def test_eval_coin_json_has_all_keys(capsys):
-    argv = ["eval", "coin", "--agent1", "allc", "--agent2", "allc", "--batch", "200", "--steps", "20",
+    argv = ["eval", "coin", "--agent1", "allc", "--agent2", "allc", "--batch-size", "200", "--steps", "20",
             "--seed", "3", "--grid", "4", "--json"]
     code, out, err = run(argv, capsys)
     assert code == 0, err
@@ -36,7 +37,7 @@ def test_eval_coin_json_has_all_keys(capsys):
 
 
 def test_eval_text_output(capsys):
-    code, out, _ = run(["eval", "coin", "--agent1", "tft", "--agent2", "random", "--batch", "100"], capsys)
+    code, out, _ = run(["eval", "coin", "--agent1", "tft", "--agent2", "random", "--batch-size", "100"], capsys)
     assert code == 0
     assert "per-step mean reward" in out and "RR" in out and "own-coin proportion" in out
 
@@ -45,7 +46,7 @@ def test_eval_text_output(capsys):
     (["eval", "chess", "--agent1", "alld", "--agent2", "allc"], "unknown game"),
     (["eval", "ipd", "--agent1", "alld", "--agent2", "nice"], "unknown strategy"),
     (["eval", "coin", "--agent1", "alld", "--agent2", "allc", "--grid", "1"], "grid"),
-    (["eval", "coin", "--agent1", "alld", "--agent2", "allc", "--batch", "0"], "batch"),
+    (["eval", "coin", "--agent1", "alld", "--agent2", "allc", "--batch-size", "0"], "batch"),
     (["eval", "ipd", "--agent1", "alld", "--agent2", "allc", "--steps", "-3"], "steps"),
     (["eval", "ipd", "--agent1", "alld", "--agent2", "allc", "--backend", "tpu"], "backend"),
     (["eval", "ipd", "--agent1", "alld"], "agent2"),

@@ -111,7 +111,7 @@ def test_pair_seed_depends_only_on_the_pair():
 def test_cli_expands_seeds_and_globs_then_summary_and_plot(runs, tmp_path, capsys):
     out = tmp_path / "l.h5"
     code, stdout, err = _cli(["league", f"{runs}/ipd_a.h5@*", f"{runs}/ipd_[b].h5", "--strategies", "alld",
-                              "--batch", "8", "--out", out, "--json"], capsys)
+                              "--batch-size", "8", "--out", out, "--json"], capsys)
     assert code == 0, err
     s = json.loads(stdout)
     assert s["agents"] == [f"{runs}/ipd_a.h5@0", f"{runs}/ipd_a.h5@1", f"{runs}/ipd_b.h5", "alld"]
@@ -139,8 +139,8 @@ def test_cli_expands_seeds_and_globs_then_summary_and_plot(runs, tmp_path, capsy
     ["{in}/coin.h5", "--game", "ipd"],
     ["--game", "chess"],
     ["--strategies", "alld"],  # no checkpoint and no --game
-    ["--game", "ipd", "--batch", "0"],
-    ["--game", "ipd", "--batch", "-1"],
+    ["--game", "ipd", "--batch-size", "0"],
+    ["--game", "ipd", "--batch-size", "-1"],
     ["--game", "ipd", "--seed", "-1"],
     ["--game", "ipd", "--strategies", "alld,nice"],
     ["--game", "ipd", "--out", "{out}/old.h5"],

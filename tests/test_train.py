@@ -241,12 +241,12 @@ def test_reproduce_figure_summary_and_plot(tmp_path, capsys):
     import json
 
     from pola_nb.cli import main
-    from pola_nb.cli.reproduce_sampled import run_sampled_figure
+    from pola_nb.reproduce import sampled_figure
 
     tiny = dict(TINY, updates=2, seeds=None, om_batches=2)
     tiny.pop("seeds")
-    out = run_sampled_figure("fig5", "quick", 2, tmp_path / "fig5.h5", False, False, "local:1", True,
-                             overrides=tiny)
+    out, png = sampled_figure("fig5", tmp_path / "fig5.h5", preset="quick", seeds=(1, 2), overrides=tiny)
+    assert png == out.with_suffix(".png")
     assert out.with_suffix(".png").is_file()
     for algo in ("lola-dice", "pola-dice", "pola-om"):
         assert (tmp_path / f"fig5_{algo}.h5").is_file()
@@ -356,3 +356,28 @@ def test_paper_presets_perform_as_many_updates_as_the_official_commands():
                 ("coin", "lola-dice"): 50001, ("coin", "pola-dice"): 251, ("coin", "pola-om"): 251}
     for (game, algo), n_update in official.items():
         assert preset_config(game, algo, "paper").updates == n_update, (game, algo)
+
+
+def test_reproduce_all_writes_every_figure_a_league_and_a_report(tmp_path):
+    """A tiny `pola reproduce all`: every file the report refers to exists, and its tables are the
+    files' own summaries."""
+    from pola_nb.errors import PolaUsageError
+    from pola_nb.reproduce import figure_table, reproduce_all
+
+    tiny = dict(TINY, updates=1, om_batches=2)
+    tiny.pop("seeds")
+    report = reproduce_all(tmp_path / "r", preset="quick", seeds=(1, 2), overrides=tiny, league_batch=16,
+                           exact_overrides=dict(repeats=1, cfs=(1.6,)), log=lambda s: None)
+    text = report.read_text()
+    names = ["fig1_quick", "fig3_quick", "b16_quick", "fig4_quick", "fig5_quick", "league_fig4_quick"]
+    for name in names:
+        assert (tmp_path / "r" / f"{name}.h5").is_file() and f"({name}.png)" in text
+        assert (tmp_path / "r" / f"{name}.png").is_file()
+        assert figure_table(tmp_path / "r" / f"{name}.h5") in text
+    for key in ("commit", "numpy", "load average", "wall time"):
+        assert f"| {key} |" in text
+    # a second run without --force or --resume is refused before anything is written
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "r").iterdir()}
+    with pytest.raises(PolaUsageError):
+        reproduce_all(tmp_path / "r", preset="quick", seeds=(1, 2), overrides=tiny, log=lambda s: None)
+    assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "r").iterdir()}

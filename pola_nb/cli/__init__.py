@@ -28,7 +28,6 @@ from pola_nb.cli import (  # noqa: E402,F401
     info_cmd,
     league_cmd,
     reproduce_cmd,
-    reproduce_sampled,
     results_cmd,
     sweep_cmd,
     train_cmd,

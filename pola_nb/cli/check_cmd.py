@@ -11,7 +11,7 @@ from pola_nb.cli import app
 
 @app.command("check-estimator")
 def check_estimator_cmd(
-    batch: int = typer.Option(4000, "--batch", help="Episodes per rollout batch."),
+    batch: int = typer.Option(4000, "--batch-size", help="Episodes per rollout batch."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random policies and the rollouts."),
     steps: int = typer.Option(50, "--steps", help="Episode length T."),
     lr_in: float = typer.Option(1.0, "--lr-in", help="Inner (lookahead) learning rate of LOLA."),

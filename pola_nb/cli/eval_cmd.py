@@ -28,7 +28,7 @@ def eval_command(
     game: str = typer.Argument(..., help="Game: ipd (full history) or coin."),
     agent1: str = typer.Option(..., "--agent1", help=f"Agent 1 (red): {_AGENTS}"),
     agent2: str = typer.Option(..., "--agent2", help=f"Agent 2 (blue): {_AGENTS}"),
-    batch: int = typer.Option(10000, "--batch", help="Episodes played in parallel."),
+    batch: int = typer.Option(10000, "--batch-size", help="Episodes played in parallel."),
     steps: int = typer.Option(50, "--steps", help="Steps per episode."),
     seed: int = typer.Option(0, "--seed", help="Seed of the PCG64 stream of uniforms."),
     grid: int = typer.Option(3, "--grid", help="Coin Game grid size N (N x N torus, N >= 2)."),

@@ -18,7 +18,7 @@ def league_command(
                                    help="Fixed strategies that join the league, comma-separated ('' for none)."),
     out: Path = typer.Option(..., "--out", "-o", help="Results file to write (.h5)."),
     game: str = typer.Option(None, "--game", help="ipd or coin (default: the checkpoints' game)."),
-    batch: int = typer.Option(10000, "--batch", help="Episodes per pair."),
+    batch: int = typer.Option(10000, "--batch-size", help="Episodes per pair."),
     seed: int = typer.Option(0, "--seed", help="League seed; each pair's rollout seed derives from it."),
     steps: int = typer.Option(None, "--steps", help="Steps per episode (default: the checkpoints', else 50)."),
     grid: int = typer.Option(None, "--grid", help="Coin Game grid size (default: the checkpoints', else 3)."),

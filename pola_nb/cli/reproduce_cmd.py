@@ -1,7 +1,9 @@
-"""``pola reproduce``: the paper's experiments. Exact-IPD figures (fig1, fig3, b16) live here."""
+"""``pola reproduce``: the paper's figures (:mod:`pola_nb.reproduce` does the work)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -30,43 +32,39 @@ def parse_cfs(text: str | None) -> tuple[float, ...] | None:
     return cfs
 
 
-def run_exact_figure(fig: str, out: Path | None, repeats: int | None, cf: str | None, seed: int | None,
-                     gamma: float, quick: bool, force: bool) -> None:
-    """Run every method of ``fig`` as one batch each, write HDF5 + PNG, print the table.
-
-    The settings and both output paths are validated before any work starts.
-    """
-    import json
-    import time
-
+@contextmanager
+def epoch_bars() -> Iterator:
+    """One bar per method of an exact figure; yields the ``progress`` callback. The display starts at
+    the first epoch, so a refused command prints nothing but its error."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pola_nb.exact import experiments as ex
-    from pola_nb.report import reporter_for
-    from pola_nb.results import atomic_results, check_figure_paths, default_output, open_results
+    display = Progress(TextColumn("{task.description:18s}"), BarColumn(),
+                       TextColumn("epoch {task.completed}/{task.total}"), TimeElapsedColumn(), transient=False)
+    tasks: dict[str, int] = {}
 
-    settings = ex.figure_settings(fig, quick, repeats=repeats, cfs=parse_cfs(cf), seed=seed, gamma=gamma)
-    path, png = check_figure_paths(out if out is not None else default_output(f"{fig}{'_quick' if quick else ''}.h5"),
-                                   force)
+    def progress(name: str, epoch: int, total: int) -> None:
+        if not tasks:
+            display.start()
+        if name not in tasks:
+            tasks[name] = display.add_task(name, total=total)
+        display.update(tasks[name], completed=epoch)
 
-    methods = settings.methods()
-    results = []
-    start = time.perf_counter()
-    with Progress(TextColumn("{task.description:18s}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
-                  TimeElapsedColumn(), transient=False) as progress:
-        for m in methods:
-            task = progress.add_task(m.name, total=m.epochs)
-            results.append(ex.run_method(m, settings.cfs, settings.repeats, gamma=settings.gamma, seed=settings.seed,
-                                         on_epoch=lambda e, t=task: progress.update(t, completed=e)))
-    with atomic_results(path, kind=fig, config=settings.config(), force=force) as f:
-        for res in results:
-            ex.write_method(f, res)
-        f.attrs["seconds"] = time.perf_counter() - start
-        f.attrs["methods"] = json.dumps([m.name for m in methods])
-    with open_results(path) as f:
-        rep = reporter_for(f)
-        print(rep.table(rep.summary(f)))
-        rep.plot(f, str(png))
+    try:
+        yield progress
+    finally:
+        if tasks:
+            display.stop()
+
+
+def _exact(fig: str, out: Path | None, repeats: int | None, cf: str | None, seed: int | None, gamma: float,
+           preset: str, force: bool) -> None:
+    from pola_nb.reproduce import exact_figure, figure_table
+
+    cfs = parse_cfs(cf)
+    with epoch_bars() as progress:
+        path, png = exact_figure(fig, out, preset=preset, repeats=repeats, cfs=cfs, seed=seed, gamma=gamma,
+                                 force=force, progress=progress)
+    print(figure_table(path))
     print(f"wrote {path} and {png}")
 
 
@@ -75,26 +73,102 @@ _REPEATS = typer.Option(None, "--repeats", help="Runs per contribution factor (d
 _CF = typer.Option(None, "--cf", help="Comma-separated contribution factors, e.g. 1.1,1.33.")
 _SEED = typer.Option(None, "--seed", help="Seed for every method (default: the paper's per method).")
 _GAMMA = typer.Option(0.96, "--gamma", help="Discount factor, in (0, 1).")
-_QUICK = typer.Option(False, "--quick", help="Reduced version (fewer repeats, cfs and epochs).")
+_EXACT_PRESET = typer.Option("paper", "--preset", help="paper, or quick (fewer repeats, cfs and epochs).")
 _FORCE = typer.Option(False, "--force", help="Overwrite existing output files.")
 
 
 @reproduce_app.command("fig1")
 def fig1(out: Path = _OUT, repeats: int = _REPEATS, cf: str = _CF, seed: int = _SEED, gamma: float = _GAMMA,
-         quick: bool = _QUICK, force: bool = _FORCE) -> None:
+         preset: str = _EXACT_PRESET, force: bool = _FORCE) -> None:
     """Figure 1: one LOLA and one POLA update under the two equivalent nets NN1 and NN2."""
-    run_exact_figure("fig1", out, repeats, cf, seed, gamma, quick, force)
+    _exact("fig1", out, repeats, cf, seed, gamma, preset, force)
 
 
 @reproduce_app.command("fig3")
 def fig3(out: Path = _OUT, repeats: int = _REPEATS, cf: str = _CF, seed: int = _SEED, gamma: float = _GAMMA,
-         quick: bool = _QUICK, force: bool = _FORCE) -> None:
+         preset: str = _EXACT_PRESET, force: bool = _FORCE) -> None:
     """Figure 3: fraction of runs finding TFT, LOLA vs outer POLA x tabular/NN/pre-conditioned x cf."""
-    run_exact_figure("fig3", out, repeats, cf, seed, gamma, quick, force)
+    _exact("fig3", out, repeats, cf, seed, gamma, preset, force)
 
 
 @reproduce_app.command("b16")
 def b16(out: Path = _OUT, repeats: int = _REPEATS, cf: str = _CF, seed: int = _SEED, gamma: float = _GAMMA,
-        quick: bool = _QUICK, force: bool = _FORCE) -> None:
+        preset: str = _EXACT_PRESET, force: bool = _FORCE) -> None:
     """Appendix B.1.6: LOLA vs POLA with exact opponent models in three parameterisations."""
-    run_exact_figure("b16", out, repeats, cf, seed, gamma, quick, force)
+    _exact("b16", out, repeats, cf, seed, gamma, preset, force)
+
+
+# ------------------------------------------------------------------------------------------------ fig4, fig5
+
+_SAMPLED_PRESET = typer.Option("quick", "--preset", help="quick (minutes per seed) or paper (official README "
+                               "commands; days per seed).")
+_SEEDS = typer.Option(None, "--seeds", help="Seeds, e.g. 1,2,3 or 1-10 (default: 1-3 quick, 1-10 paper).")
+_FIG_OUT = typer.Option(None, "--out", "-o", help="Figure file (.h5); run files and PNG go next to it.")
+_RESUME = typer.Option(False, "--resume", help="Continue interrupted run files.")
+_CLUSTER = typer.Option(None, "--cluster", help="Where the agents' updates run: local, local:N, tcp://HOST:PORT "
+                        "or a scheduler file (as for pola train). Default local:1.")
+_WORKERS = typer.Option(None, "--workers", help="N: the same as --cluster local:N.")
+_QUIET = typer.Option(False, "--quiet", help="No progress bars.")
+
+
+def _bar(quiet: bool):
+    from pola_nb.cli.train_cmd import reporter
+
+    return lambda cfg, title: reporter(cfg, quiet, title=title)
+
+
+def _log(quiet: bool):
+    import sys
+
+    return (lambda s: None) if quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+
+
+def _sampled(fig: str, preset: str, seeds: str | None, out: Path | None, force: bool, resume: bool,
+             cluster: str | None, workers: int | None, quiet: bool) -> None:
+    from pola_nb.cli.train_cmd import parse_seeds
+    from pola_nb.reproduce import figure_table, sampled_figure
+    from pola_nb.sampled.cluster import cluster_option
+
+    where = cluster_option(cluster, workers)
+    parsed = parse_seeds(seeds) if seeds is not None else None
+    path, png = sampled_figure(fig, out, preset=preset, seeds=parsed, force=force, resume=resume,
+                               cluster=where, bar=_bar(quiet), log=_log(quiet))
+    print(figure_table(path))
+    print(f"wrote {path} and {png}")
+
+
+@reproduce_app.command("fig4")
+def fig4(preset: str = _SAMPLED_PRESET, seeds: str = _SEEDS, out: Path = _FIG_OUT, force: bool = _FORCE,
+         resume: bool = _RESUME, cluster: str = _CLUSTER, workers: int = _WORKERS, quiet: bool = _QUIET) -> None:
+    """Figure 4: IPD with full history (cf 1.33), LOLA-DiCE vs POLA-DiCE vs POLA-OM."""
+    _sampled("fig4", preset, seeds, out, force, resume, cluster, workers, quiet)
+
+
+@reproduce_app.command("fig5")
+def fig5(preset: str = _SAMPLED_PRESET, seeds: str = _SEEDS, out: Path = _FIG_OUT, force: bool = _FORCE,
+         resume: bool = _RESUME, cluster: str = _CLUSTER, workers: int = _WORKERS, quiet: bool = _QUIET) -> None:
+    """Figure 5: Coin Game, LOLA-DiCE vs POLA-DiCE vs POLA-OM."""
+    _sampled("fig5", preset, seeds, out, force, resume, cluster, workers, quiet)
+
+
+@reproduce_app.command("all")
+def all_figures(
+    preset: str = typer.Option("quick", "--preset", help="quick (about 2 hours on 2 cores) or paper (weeks)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for every file and report.md "
+                             "(default: results/reproduce_<preset>)."),
+    seeds: str = _SEEDS, force: bool = _FORCE,
+    resume: bool = typer.Option(False, "--resume", help="Keep what is finished, continue what is not."),
+    cluster: str = _CLUSTER, workers: int = _WORKERS, quiet: bool = _QUIET,
+) -> None:
+    """Every figure (1, 3, B.1.6, 4, 5), a league of the Figure 4 agents, and report.md with the tables,
+    figures, commit, versions, machine, load and wall times."""
+    from pola_nb.cli.train_cmd import parse_seeds
+    from pola_nb.reproduce import reproduce_all
+    from pola_nb.sampled.cluster import cluster_option
+
+    where = cluster_option(cluster, workers)
+    parsed = parse_seeds(seeds) if seeds is not None else None
+    folder = out if out is not None else Path("results") / f"reproduce_{preset}"
+    report = reproduce_all(folder, preset=preset, seeds=parsed, cluster=where, force=force,
+                           resume=resume, bar=_bar(quiet), log=_log(quiet))
+    print(f"wrote {report}")

@@ -215,13 +215,11 @@ def preset_config(game: str, algo: str, preset: str = "paper", **overrides: Any)
         raise PolaUsageError(str(e)) from None
 
 
-def sampled_figure_configs(game: str, scale: str, n_seeds: int, **overrides: Any) -> dict[str, RunConfig]:
+def sampled_figure_configs(game: str, preset: str, seeds: tuple[int, ...], **overrides: Any) -> dict[str, RunConfig]:
     """The run configuration of each algorithm of a sampled-game figure (``pola reproduce
-    fig4|fig5``): preset ``scale`` with seeds ``1..n_seeds`` and ``overrides``."""
-    require(scale in PRESETS, f"--scale must be quick or paper, got {scale!r}")
-    require_int("the number of seeds", n_seeds, 1)
-    return {algo: preset_config(game, algo, scale, **{**overrides, "seeds": tuple(range(1, n_seeds + 1))})
-            for algo in ALGOS}
+    fig4|fig5``): ``preset`` with ``seeds`` and ``overrides``."""
+    require(preset in PRESETS, f"--preset must be quick or paper, got {preset!r}")
+    return {algo: preset_config(game, algo, preset, **{**overrides, "seeds": tuple(seeds)}) for algo in ALGOS}
 
 
 def extended(cfg: RunConfig, updates: int | None, path: Path) -> RunConfig:
