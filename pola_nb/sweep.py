@@ -4,7 +4,7 @@ A sweep file names ``game``, ``algo``, ``preset`` and ``seeds`` (a list of ints)
 overrides in a ``[set]`` table (any :func:`~pola_nb.sampled.config.preset_config` override) and a
 ``[grid]`` table whose values are lists; the runs are the cartesian product of the grid. Every run is
 an ordinary ``train`` run file in the output folder, named after its grid values
-(``lr_in=0.01_outer_beta=30.h5``), and ``sweep.h5`` (kind ``sweep``) lists them with their grid values
+(``lr_in=0.01_outer_beta=30.0.h5``), and ``sweep.h5`` (kind ``sweep``) lists them with their grid values
 and the sweep file's text. ``pola summary DIR/sweep.h5`` reports the final metrics of every run.
 """
 

@@ -18,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts show [brackets] literally
 )
 
 # Command modules register themselves on `app` when imported (one line per module).

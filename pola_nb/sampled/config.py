@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from pola_nb.backends import BACKENDS
 from pola_nb.errors import PolaUsageError, require, require_int
 from pola_nb.sampled.policies import Architecture, make_architecture
@@ -273,6 +271,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 def parse_toml(text: str, source: str = "the configuration") -> dict[str, Any]:
     """TOML text of a (possibly partial) configuration -> a flat dict of settings (see :func:`read_toml`)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
