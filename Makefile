@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean reproduce-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Every figure at the quick preset (about 2 hours on 2 cores), then the report and its figures into
+# docs/reproduction/quick/. An interrupted run continues; delete results/reproduce_quick to start over.
+reproduce-quick: $(STAMP)
+	$(BIN)/pola reproduce all --preset quick --resume --out results/reproduce_quick
+	mkdir -p docs/reproduction/quick
+	cp results/reproduce_quick/report.md results/reproduce_quick/*.png docs/reproduction/quick/
 
 bench: $(STAMP)
 	$(BIN)/python bench/exact_ipd.py

@@ -253,7 +253,26 @@ def report_markdown(preset: str, exact_paths: dict[str, Path], sampled_paths: di
     for fig, path in {**exact_paths, **sampled_paths}.items():
         lines += [f"## {titles[fig]}", "", f"![{fig}]({path.with_suffix('.png').name})", "", "```",
                   figure_table(path), "```", ""]
+        if fig in sampled_paths:
+            lines += [training_times(path), ""]
     lines += ["## League of the Figure 4 agents", "",
               f"Every agent (all seeds) against every other and ALLD, ALLC, TFT; `{league_path.name}`.", "",
               f"![league]({league_path.with_suffix('.png').name})", "", "```", figure_table(league_path), "```", ""]
     return "\n".join(lines)
+
+
+def training_times(figure_file: Path) -> str:
+    """One line: each run's training time, the stored ``wall_time`` (seconds of updates and
+    evaluations, summed over seeds), so that a resumed reproduction still reports what it cost."""
+    import h5py
+    import numpy as np
+
+    with open_results(figure_file) as f:
+        runs = json.loads(f.attrs["runs"])
+    parts = []
+    for algo, name in runs.items():
+        with h5py.File(figure_file.with_name(name), "r") as r:
+            wall = r["metrics/wall_time"][()]
+        last = np.nanmax(wall, axis=0) if wall.size else np.zeros(1)
+        parts.append(f"{algo} {np.sum(last) / 60:.1f} min")
+    return "Training time (summed over seeds, one worker each): " + ", ".join(parts) + "."

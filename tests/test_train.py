@@ -374,6 +374,7 @@ def test_reproduce_all_writes_every_figure_a_league_and_a_report(tmp_path):
         assert (tmp_path / "r" / f"{name}.h5").is_file() and f"({name}.png)" in text
         assert (tmp_path / "r" / f"{name}.png").is_file()
         assert figure_table(tmp_path / "r" / f"{name}.h5") in text
+    assert text.count("Training time (summed over seeds") == 2
     for key in ("commit", "numpy", "load average", "wall time"):
         assert f"| {key} |" in text
     # a second run without --force or --resume is refused before anything is written
