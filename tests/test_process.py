@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import numba
 import pytest
 
 PROBE = textwrap.dedent("""
@@ -125,3 +126,24 @@ def test_in_process_executor_runs_tasks_in_submission_order():
     assert ex.wait_any([bad]) == [bad]
     with pytest.raises(ValueError):
         bad.result()
+
+
+def test_the_library_leaves_process_settings_to_its_caller(tmp_path):
+    """`train()` in a notebook keeps the notebook's BLAS and numba threads; `pola train` sets them."""
+    code = textwrap.dedent(f"""
+        import numba
+        from pola_nb.sampled.process import blas_thread_counts, limit_blas_threads
+        from pola_nb.sampled.config import preset_config
+        from pola_nb.sampled.training import train
+        limit_blas_threads(2)
+        numba.set_num_threads(2)
+        cfg = preset_config("ipd", "lola-dice", "quick", policy="memory-one", updates=1, batch_size=8, steps=4)
+        train({str(tmp_path / 'run.h5')!r}, cfg)
+        print(blas_thread_counts(), numba.get_num_threads())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    counts, numba_threads = out.rsplit(" ", 1)
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one CPU: numba cannot be given two threads")
+    assert int(numba_threads) == 2
+    assert all(c == 2 for c in eval(counts)) or eval(counts) == []

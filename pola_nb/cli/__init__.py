@@ -35,6 +35,14 @@ from pola_nb.cli import (  # noqa: E402,F401
 )
 
 
+def tune_for_training() -> None:
+    """Process-wide settings of a command that runs updates (one BLAS and one numba thread, freed
+    memory kept): set here, at the command line's entry, never by the library on its own."""
+    from pola_nb.sampled.process import training_process
+
+    training_process()
+
+
 def fail(message: str) -> None:
     """Print one error line on stderr and exit with status 2."""
     print(f"pola: error: {message}", file=sys.stderr)

@@ -22,6 +22,9 @@ def check_estimator_cmd(
     Prints the cosine between the sampled and the exact policy gradients (``grad_cosine``) and
     between the sampled and the exact LOLA opponent-shaping terms (``lola_term_cosine``).
     """
+    from pola_nb.cli import tune_for_training
+
+    tune_for_training()
     from pola_nb.errors import require_int, require_real
     from pola_nb.sampled.estimator_check import check_estimator
 

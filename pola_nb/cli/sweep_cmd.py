@@ -40,6 +40,9 @@ def sweep_command(
     Everything is checked before OUT is created or changed. OUT/sweep.h5 lists the runs;
     ``pola summary OUT/sweep.h5`` reports the final metrics of each.
     """
+    from pola_nb.cli import tune_for_training
+
+    tune_for_training()
     from pola_nb.cli.train_cmd import opened_cluster
     from pola_nb.sampled.cluster import cluster_option
     from pola_nb.sweep import load_sweep, plan_sweep, run_sweep

@@ -71,6 +71,9 @@ def train_command(
     --resume the configuration stored in OUT is used and the run continues where it stopped;
     --updates N with --resume extends a run to N updates.
     """
+    from pola_nb.cli import tune_for_training
+
+    tune_for_training()
     from pola_nb.errors import require
     from pola_nb.sampled.cluster import cluster_option
     from pola_nb.sampled.config import extended, to_toml

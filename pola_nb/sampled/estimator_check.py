@@ -45,9 +45,6 @@ def check_estimator(batch: int = 4000, seed: int = 0, steps: int = 50, cf: float
                     lr_in: float = 1.0, rollout=None) -> dict[str, Any]:
     """Run the comparison; returns ``grad_cosine``, ``lola_term_cosine`` and the vectors compared."""
     require(batch >= 1 and steps >= 1, "batch and steps must be positive")
-    from pola_nb.sampled.process import training_process
-
-    training_process()
     rng = np.random.default_rng(seed)
     arch = Architecture(MemoryOneTable(2), MemoryOneTable(1))
     tables = [(0.7 * rng.standard_normal((5, 2))).astype(np.float32) for _ in range(2)]

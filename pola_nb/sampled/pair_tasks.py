@@ -47,9 +47,9 @@ def timed_step(job: Job) -> tuple[StepResult, float, float]:
     ``(result, start, end)``, the two times in seconds since the epoch (``time.time``), so that the
     parts of one update run in different processes of one machine can be put on one time line."""
     from pola_nb.sampled.learners import agent_step
-    from pola_nb.sampled.process import one_numba_thread
+    from pola_nb.sampled.process import pinned_numba_threads
 
-    one_numba_thread()
-    start = time.time()
-    result = agent_step(*job)
-    return result, start, time.time()
+    with pinned_numba_threads(1):
+        start = time.time()
+        result = agent_step(*job)
+        return result, start, time.time()

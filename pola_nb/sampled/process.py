@@ -118,6 +118,23 @@ def one_numba_thread() -> None:
         pass
 
 
+@contextmanager
+def pinned_numba_threads(n: int = 1) -> Iterator[None]:
+    """Run the block with ``n`` numba threads in the calling thread, then restore its previous count."""
+    try:
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(n)
+    except Exception:  # numba's threading layer may refuse; the rollouts then stay parallel
+        yield
+        return
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def single_threaded() -> None:
     """One BLAS thread in this process and one numba thread in the calling thread."""
     limit_blas_threads(1)

@@ -119,9 +119,6 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progr
     file does not depend on the executor. ``wall_time`` adds, per update, the span from the start of
     the first part to the end of the last one and the evaluation.
     """
-    from pola_nb.sampled.process import training_process
-
-    training_process()
     if stored is None:
         create_run_file(path, cfg)
     elif cfg != stored:
