@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from pola_nb.cli import app
+from pola_nb.cli.options import setting_options, with_options
 from pola_nb.errors import PolaUsageError, require
 
 reproduce_app = typer.Typer(help="Reproduce a figure of the paper (writes HDF5 + PNG, prints a table).",
@@ -56,46 +58,39 @@ def epoch_bars() -> Iterator:
             display.stop()
 
 
-def _exact(fig: str, out: Path | None, repeats: int | None, cf: str | None, seed: int | None, gamma: float,
-           preset: str, force: bool) -> None:
+def _exact(fig: str, out: Path | None, cf: str | None, preset: str, force: bool, settings: dict) -> None:
     from pola_nb.reproduce import exact_figure, figure_table
 
     cfs = parse_cfs(cf)
     with epoch_bars() as progress:
-        path, png = exact_figure(fig, out, preset=preset, repeats=repeats, cfs=cfs, seed=seed, gamma=gamma,
-                                 force=force, progress=progress)
+        path, png = exact_figure(fig, out, preset=preset, cfs=cfs, force=force, progress=progress, **settings)
     print(figure_table(path))
     print(f"wrote {path} and {png}")
 
 
 _OUT = typer.Option(None, "--out", "-o", help="Results file (.h5); the PNG goes next to it.")
-_REPEATS = typer.Option(None, "--repeats", help="Runs per contribution factor (default: the paper's).")
 _CF = typer.Option(None, "--cf", help="Comma-separated contribution factors, e.g. 1.1,1.33.")
-_SEED = typer.Option(None, "--seed", help="Seed for every method (default: the paper's per method).")
-_GAMMA = typer.Option(0.96, "--gamma", help="Discount factor, in (0, 1).")
 _EXACT_PRESET = typer.Option("paper", "--preset", help="paper, or quick (fewer repeats, cfs and epochs).")
 _FORCE = typer.Option(False, "--force", help="Overwrite existing output files.")
 
 
-@reproduce_app.command("fig1")
-def fig1(out: Path = _OUT, repeats: int = _REPEATS, cf: str = _CF, seed: int = _SEED, gamma: float = _GAMMA,
-         preset: str = _EXACT_PRESET, force: bool = _FORCE) -> None:
-    """Figure 1: one LOLA and one POLA update under the two equivalent nets NN1 and NN2."""
-    _exact("fig1", out, repeats, cf, seed, gamma, preset, force)
+def _exact_command(fig: str, doc: str) -> None:
+    """Register ``pola reproduce FIG``: its --repeats, --seed and --gamma come from
+    :class:`~pola_nb.exact.experiments.FigureSettings`."""
+    from pola_nb.exact.experiments import FigureSettings
+
+    def command(out: Path = _OUT, cf: str = _CF, preset: str = _EXACT_PRESET, force: bool = _FORCE,
+                **settings: Any) -> None:
+        _exact(fig, out, cf, preset, force, settings)
+
+    command.__doc__ = doc
+    with_options(command, setting_options([FigureSettings], skip=("figure", "quick")))
+    reproduce_app.command(fig)(command)
 
 
-@reproduce_app.command("fig3")
-def fig3(out: Path = _OUT, repeats: int = _REPEATS, cf: str = _CF, seed: int = _SEED, gamma: float = _GAMMA,
-         preset: str = _EXACT_PRESET, force: bool = _FORCE) -> None:
-    """Figure 3: fraction of runs finding TFT, LOLA vs outer POLA x tabular/NN/pre-conditioned x cf."""
-    _exact("fig3", out, repeats, cf, seed, gamma, preset, force)
-
-
-@reproduce_app.command("b16")
-def b16(out: Path = _OUT, repeats: int = _REPEATS, cf: str = _CF, seed: int = _SEED, gamma: float = _GAMMA,
-        preset: str = _EXACT_PRESET, force: bool = _FORCE) -> None:
-    """Appendix B.1.6: LOLA vs POLA with exact opponent models in three parameterisations."""
-    _exact("b16", out, repeats, cf, seed, gamma, preset, force)
+_exact_command("fig1", "Figure 1: one LOLA and one POLA update under the two equivalent nets NN1 and NN2.")
+_exact_command("fig3", "Figure 3: fraction of runs finding TFT, LOLA vs outer POLA x tabular/NN/pre-conditioned x cf.")
+_exact_command("b16", "Appendix B.1.6: LOLA vs POLA with exact opponent models in three parameterisations.")
 
 
 # ------------------------------------------------------------------------------------------------ fig4, fig5
@@ -112,9 +107,9 @@ _QUIET = typer.Option(False, "--quiet", help="No progress bars.")
 
 
 def _bar(quiet: bool):
-    from pola_nb.cli.train_cmd import reporter
+    from pola_nb.cli.train_cmd import progress_display
 
-    return lambda cfg, title: reporter(cfg, quiet, title=title)
+    return lambda cfg, title: progress_display(cfg, quiet, title=title)
 
 
 def _log(quiet: bool):

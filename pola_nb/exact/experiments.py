@@ -30,6 +30,7 @@ from pola_nb.exact.learners import PER_ROW, ExactLearner, lola, outer_pola
 from pola_nb.exact.params import NeuralNet, Precond, Tabular
 from pola_nb.exact.run import ExactHistory, run_exact
 from pola_nb.generics import init_params
+from pola_nb.settings import check_settings, setting
 
 PAPER_CFS = (1.1, 1.25, 1.33, 1.4, 1.6)
 
@@ -145,18 +146,17 @@ class FigureSettings:
     Build it with :func:`figure_settings`, which fills in the paper's (or the quick) defaults.
     """
 
-    figure: str
-    cfs: tuple[float, ...]
-    repeats: int
-    seed: int | None = None
-    gamma: float = 0.96
-    quick: bool = False
+    figure: str = setting("fig3", "Exact-IPD figure: fig1, fig3 or b16.", choices=("fig1", "fig3", "b16"))
+    cfs: tuple[float, ...] = (1.33,)
+    repeats: int = setting(20, "Runs per contribution factor (default: the paper's).", low=1)
+    seed: int | None = setting(None, "Seed for every method (default: the paper's per method).", low=0)
+    gamma: float = setting(0.96, "Discount factor.", low=0.0, high=1.0, low_open=True, high_open=True)
+    quick: bool = setting(False, "Reduced version: fewer repeats, contribution factors and epochs.")
 
     def __post_init__(self) -> None:
-        require(self.figure in EXPERIMENTS, f"unknown figure {self.figure!r}; choose one of {', '.join(EXPERIMENTS)}")
+        check_settings(self)
         require(isinstance(self.cfs, tuple), f"cfs must be a tuple, got {self.cfs!r}")
         check_run_settings(self.cfs, self.repeats, self.gamma, self.seed)
-        require(isinstance(self.quick, bool), f"quick must be true or false, got {self.quick!r}")
 
     def methods(self) -> list[Method]:
         """The figure's methods, reduced with :func:`quick` for a quick figure."""
@@ -174,7 +174,7 @@ class FigureSettings:
 
 def figure_settings(figure: str, quick: bool = False, *, repeats: int | None = None,
                     cfs: Sequence[float] | None = None, seed: int | None = None,
-                    gamma: float = 0.96) -> FigureSettings:
+                    gamma: float | None = None) -> FigureSettings:
     """The settings of ``figure`` with the paper's defaults (or the quick ones) for what is ``None``."""
     require(figure in EXPERIMENTS, f"unknown figure {figure!r}; choose one of {', '.join(EXPERIMENTS)}")
     q_repeats, q_cfs, _, _ = QUICK_SETTINGS[figure]
@@ -182,7 +182,7 @@ def figure_settings(figure: str, quick: bool = False, *, repeats: int | None = N
         figure,
         tuple(cfs) if cfs is not None else (q_cfs if quick else DEFAULT_CFS[figure]),
         repeats if repeats is not None else (q_repeats if quick else DEFAULT_REPEATS[figure]),
-        seed, gamma, quick)
+        seed, 0.96 if gamma is None else gamma, quick)
 
 
 # ------------------------------------------------------------------------------------------------ running
