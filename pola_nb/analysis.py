@@ -357,8 +357,11 @@ def comparison_figure(table: pd.DataFrame, game: str, metrics: Sequence[str], x:
     game's reference lines where ``pola plot`` has them; in the style of ``pola plot``."""
     from matplotlib.figure import Figure
 
-    from pola_nb.sampled.report import COLORS, REFERENCE_LINES, TITLES
+    from pola_nb.generics import reference_lines
+    from pola_nb.sampled.games import make_game
+    from pola_nb.sampled.report import COLORS, TITLES
 
+    lines = reference_lines(make_game(game))
     fig = Figure(figsize=(5.2 * len(metrics), 4))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     runs = list(dict.fromkeys(table["run"]))
@@ -371,7 +374,7 @@ def comparison_figure(table: pd.DataFrame, game: str, metrics: Sequence[str], x:
             color = COLORS[algos[i]] if own_colours else f"C{i % 10}"
             ax.plot(t["x"].to_numpy(), t["mean"].to_numpy(), color=color, label=first.loc[run, "label"])
             ax.fill_between(t["x"].to_numpy(), t["low"].to_numpy(), t["high"].to_numpy(), color=color, alpha=0.25)
-        for value, text in REFERENCE_LINES.get(game, {}).get(key, []):
+        for value, text in lines.get(key, []):
             ax.axhline(value, ls="--", lw=1, color="gray" if "defect" in text else "black", label=text)
         ax.set_xlabel(X_AXES[x])
         ax.set_title(TITLES.get(key, key))

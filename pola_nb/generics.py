@@ -1,9 +1,29 @@
 """The library's generic functions, declared once here (this module is the list of them).
 
-Methods are added next to the types they serve with ``@dispatch`` from this module's dispatcher.
-Dispatch is on plain classes only (parameterisations, games, algorithms), never on arrays: under
-``autograd.grad`` arrays become ``ArrayBox`` objects. Dispatch happens once per evaluation of a whole
-batch, never per element.
+Methods are added next to the types they serve with ``@dispatch`` from this module's dispatcher: a
+function of the same name decorated with ``@dispatch`` in any module becomes a method of the generic
+declared here (``from pola_nb.generics import dispatch``). Dispatch is on plain classes only
+(parameterisations, games, results-file kinds), never on arrays: under ``autograd.grad`` arrays
+become ``ArrayBox`` objects. Dispatch happens once per evaluation of a whole batch, per rollout or
+per results file, never per element or per step. A call with no matching method raises
+``plum.NotFoundLookupError`` naming the generic and the argument types.
+
+==================  ============================================  ==========================================
+generic             dispatches on                                 methods in
+==================  ============================================  ==========================================
+``logits``          parameterisation (``Tabular``, ``Precond``,   :mod:`pola_nb.exact.params`
+``n_params``        ``NeuralNet``)
+``init_params``
+``logits_vjp``
+``obs_dim``         sampled game (``IPDHistory``, ``CoinGame``)   :mod:`pola_nb.sampled.games`
+``metric_names``
+``reference_strategies``
+``reference_lines``
+``summary``         results-file kind (subclasses of              the module that writes the kind
+``table``           :class:`pola_nb.results.ResultsKind`)         (:mod:`pola_nb.exact.report`,
+``plot``                                                          :mod:`pola_nb.sampled.report`,
+``require_complete``                                              :mod:`pola_nb.league`, :mod:`pola_nb.sweep`)
+==================  ============================================  ==========================================
 """
 
 from __future__ import annotations
@@ -11,6 +31,8 @@ from __future__ import annotations
 from plum import Dispatcher
 
 dispatch = Dispatcher()
+
+# ------------------------------------------------------------------------ exact-IPD parameterisations
 
 
 @dispatch.abstract
@@ -24,12 +46,15 @@ def logits(family, theta):
 
 @dispatch.abstract
 def n_params(family):
-    """Length of one flat parameter vector of ``family``."""
+    """Length of one flat parameter vector of ``family`` (an int)."""
 
 
 @dispatch.abstract
 def init_params(family, rng, n):
-    """Draw ``n`` independent initial parameter vectors, shape ``(n, n_params(family))``, float64."""
+    """Draw ``n`` independent initial parameter vectors, shape ``(n, n_params(family))``, float64.
+
+    ``rng`` is a ``numpy.random.Generator``; ``n`` an int >= 1.
+    """
 
 
 @dispatch.abstract
@@ -37,4 +62,82 @@ def logits_vjp(family, theta, g):
     """Gradient with respect to ``theta`` (..., n) of ``sum(g * logits(family, theta))`` for g (..., 5).
 
     Plain numpy (no autograd): the fast path for first-order fits such as opponent modelling.
+    Returns shape ``(..., n_params(family))``.
+    """
+
+
+# ------------------------------------------------------------------------------------- sampled games
+
+
+@dispatch.abstract
+def obs_dim(game):
+    """Length of one observation vector of a sampled game (``IPDHistory``, ``CoinGame``), an int.
+
+    Observations are float32 arrays ``(..., obs_dim(game))`` in agent-1-first order.
+    """
+
+
+@dispatch.abstract
+def metric_names(game):
+    """Names of the metrics a training run on ``game`` records after every update, in file order.
+
+    Each is a ``metrics/<name>`` dataset of the run file, float64 ``(rows, seeds)``: per-step mean
+    rewards (``score1``, ``score2``, ``vs_<strategy><agent>`` for every
+    :func:`reference_strategies` opponent), seconds (``wall_time``) and the game's own counts.
+    Returns a tuple of str.
+    """
+
+
+@dispatch.abstract
+def reference_strategies(game):
+    """Names of the fixed strategies each trained agent plays after every update (``vs_<name>`` metrics).
+
+    Returns a tuple of strategy names of :mod:`pola_nb.sampled.strategies` (``alld``, ``allc``, ...).
+    """
+
+
+@dispatch.abstract
+def reference_lines(game):
+    """Horizontal reference lines of the official plots of ``game``, and the panels that have them.
+
+    Returns ``{panel: [(value, label), ...]}`` in panel order; a panel is a plotted quantity
+    (``score_each_other``, ``score_vs_alld``: per-step mean reward; ``own_coin``: a proportion in
+    [0, 1]) and a value is what the labelled strategy pair achieves, in the panel's unit.
+    """
+
+
+# ---------------------------------------------------------------------------------- results files
+
+
+@dispatch.abstract
+def summary(kind, f):
+    """The key results of a results file as a JSON-ready dict.
+
+    ``kind`` is the file's kind (an instance of a :class:`pola_nb.results.ResultsKind` subclass,
+    see :func:`pola_nb.report.kind_of`); ``f`` the open ``h5py.File``. Scores are per-step mean
+    rewards, fractions in [0, 1], times in seconds.
+    """
+
+
+@dispatch.abstract
+def table(kind, s):
+    """The summary ``s`` (a dict returned by ``summary(kind, f)``) as text for a terminal (a str).
+
+    This is what ``pola summary FILE`` prints.
+    """
+
+
+@dispatch.abstract
+def plot(kind, f, png):
+    """Draw the paper-style figure of the results file ``f`` (an open ``h5py.File``) into ``png``.
+
+    ``png`` (str or ``pathlib.Path``) is an image path whose suffix matplotlib knows; returns None.
+    Raises :class:`~pola_nb.errors.PolaUsageError` for a kind that has no figure of its own.
+    """
+
+
+@dispatch.abstract
+def require_complete(kind, f):
+    """Raise :class:`~pola_nb.errors.PolaUsageError` unless the data of ``f`` (an open ``h5py.File``)
+    are there to summarise and plot: e.g. a training run file with no evaluated row yet. Returns None.
     """

@@ -24,10 +24,17 @@ import h5py
 import numpy as np
 
 from pola_nb.errors import require, require_int
-from pola_nb.report import Reporter, register
+from pola_nb.generics import dispatch, summary
+from pola_nb.results import ResultsKind
 from pola_nb.sampled.matches import is_checkpoint
 
 KIND = "league"
+
+
+class LeagueResults(ResultsKind):
+    """``league``: N x N matrices of every ordered pair of agents (see the module docstring)."""
+
+    name = KIND
 DEFAULT_STRATEGIES = ("alld", "allc", "tft", "random")
 _GLOB_CHARS = "*?["
 
@@ -210,7 +217,7 @@ def run_league(agent_specs: list[str], out: str | Path, *, strategies: list[str]
         f.create_dataset("groups", data=np.array([a.group for a in agents], dtype=object), dtype=str_dt)
         for k, v in res.items():
             f.create_dataset(k, data=v)
-        return summary_league(f)
+        return summary(LeagueResults(), f)
 
 
 # ------------------------------------------------------------------------------- summary and plot
@@ -227,7 +234,8 @@ def group_means(groups: list[str], m: np.ndarray) -> dict[str, dict[str, float]]
     return {a: {b: float(np.nanmean(m[np.ix_(g == a, g == b)])) for b in names} for a in names}
 
 
-def summary_league(f: h5py.File) -> dict:
+@dispatch
+def summary(kind: LeagueResults, f: h5py.File) -> dict:
     """Agents, groups, the score matrix and each group's mean score against each group."""
     cfg = json.loads(f.attrs["config"])
     groups = _strings(f["groups"])
@@ -240,7 +248,8 @@ def summary_league(f: h5py.File) -> dict:
     return out
 
 
-def table_league(s: dict) -> str:
+@dispatch
+def table(kind: LeagueResults, s: dict) -> str:
     """One line per group: its mean per-step score against each group (as the row player)."""
     lines = [f"league on {s['game']}: {len(s['agents'])} agents, {s['batch']} episodes per pair, seed {s['seed']}",
              "mean per-step score of the row group against each column group:"]
@@ -253,7 +262,8 @@ def table_league(s: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_league(f: h5py.File, png: str) -> None:
+@dispatch
+def plot(kind: LeagueResults, f: h5py.File, png: str | Path) -> None:
     """Heatmap of the row player's per-step score against each column player."""
     import matplotlib
 
@@ -276,5 +286,3 @@ def plot_league(f: h5py.File, png: str) -> None:
     fig.savefig(png, dpi=120)
     plt.close(fig)
 
-
-register(KIND, Reporter(summary_league, table_league, plot_league))

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from pola_nb.errors import require
+from pola_nb.generics import plot, summary, table
+from pola_nb.report import kind_of
 from pola_nb.results import atomic_results, check_figure_paths, check_output_path, default_output, open_results
 from pola_nb.sampled.cluster import Executor
 
@@ -38,7 +40,7 @@ TrainingBar = Callable[[Any, str], AbstractContextManager]
 
 
 def exact_figure(fig: str, out: str | Path | None = None, *, preset: str = "paper", repeats: int | None = None,
-                 cfs: tuple[float, ...] | None = None, seed: int | None = None, gamma: float = 0.96,
+                 cfs: tuple[float, ...] | None = None, seed: int | None = None, gamma: float | None = None,
                  force: bool = False, progress: EpochProgress | None = None) -> tuple[Path, Path]:
     """Run every method of an exact-IPD figure (one batch each); write the results file and its PNG.
 
@@ -46,7 +48,6 @@ def exact_figure(fig: str, out: str | Path | None = None, *, preset: str = "pape
     ``results/<fig>[_quick].h5``. Returns ``(results file, PNG)``.
     """
     from pola_nb.exact import experiments as ex
-    from pola_nb.report import reporter_for
 
     require(fig in EXACT_FIGURES, f"unknown figure {fig!r}; choose one of {', '.join(EXACT_FIGURES)}")
     require(preset in PRESETS, f"--preset must be paper or quick, got {preset!r}")
@@ -65,7 +66,7 @@ def exact_figure(fig: str, out: str | Path | None = None, *, preset: str = "pape
         f.attrs["seconds"] = time.perf_counter() - start
         f.attrs["methods"] = json.dumps([m.name for m in methods])
     with open_results(path) as f:
-        reporter_for(f).plot(f, str(png))
+        plot(kind_of(f), f, png)
     return path, png
 
 
@@ -84,7 +85,6 @@ def sampled_figure(fig: str, out: str | Path | None = None, *, preset: str = "qu
     Every setting, the cluster, the figure file, its
     PNG and every run file are checked before anything is written.
     """
-    from pola_nb.report import reporter_for
     from pola_nb.runfile import stored_config
     from pola_nb.sampled.cluster import open_cluster, parse_cluster
     from pola_nb.sampled.config import sampled_figure_configs
@@ -122,7 +122,7 @@ def sampled_figure(fig: str, out: str | Path | None = None, *, preset: str = "qu
     with atomic_results(out, kind=fig, config=config, force=True) as f:
         f.attrs["runs"] = json.dumps({a: p.name for a, p in runs.items()})
     with open_results(out) as f:
-        reporter_for(f).plot(f, str(png))
+        plot(kind_of(f), f, png)
     return out, png
 
 
@@ -132,11 +132,10 @@ def _no_bar(cfg: Any, title: str) -> AbstractContextManager:
 
 def figure_table(path: str | Path) -> str:
     """The summary table of a results file (any kind), as printed by ``pola summary``."""
-    from pola_nb.report import reporter_for
 
     with open_results(path) as f:
-        rep = reporter_for(f)
-        return rep.table(rep.summary(f))
+        kind = kind_of(f)
+        return table(kind, summary(kind, f))
 
 
 # ------------------------------------------------------------------------------------------------ everything
@@ -156,7 +155,6 @@ def reproduce_all(out_dir: str | Path, *, preset: str = "quick", seeds: tuple[in
     (``repeats``, ``cfs`` of the exact figures) make a smaller reproduction, e.g. for tests.
     """
     from pola_nb.league import run_league
-    from pola_nb.report import reporter_for
     from pola_nb.sampled.cluster import open_cluster, parse_cluster
     from pola_nb.sampled.config import sampled_figure_configs
 
@@ -204,7 +202,7 @@ def reproduce_all(out_dir: str | Path, *, preset: str = "quick", seeds: tuple[in
     agents = [f"{fig4.with_name(fig4.stem + '_' + a + '.h5')}@*" for a in SAMPLED_ALGOS]
     run_league(agents, league_path, strategies=["alld", "allc", "tft"], batch=league_batch, seed=0, force=True)
     with open_results(league_path) as f:
-        reporter_for(f).plot(f, str(league_path.with_suffix(".png")))
+        plot(kind_of(f), f, league_path.with_suffix(".png"))
     timings["league"] = time.perf_counter() - t0
     conditions["wall_time_s"] = {k: round(v, 1) for k, v in timings.items()}
     report.write_text(report_markdown(preset, exact_paths, sampled_paths, league_path, conditions))

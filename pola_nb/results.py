@@ -20,12 +20,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import h5py
 
 from pola_nb._version import __version__
 from pola_nb.errors import PolaUsageError, require
+from pola_nb.generics import dispatch
 
 SCHEMA_VERSION = 1
 
@@ -76,6 +77,33 @@ def default_output(name: str) -> Path:
     require(folder.is_dir() or not folder.exists(), f"output folder is not a folder: {folder}")
     folder.mkdir(exist_ok=True)
     return folder / name
+
+
+class ResultsKind:
+    """A kind of results file, the type that the generics ``summary``, ``table``, ``plot`` and
+    ``require_complete`` (:mod:`pola_nb.generics`) dispatch on.
+
+    A module that writes a kind of file defines a subclass with ``name`` = the file's ``kind``
+    attribute and adds the methods next to it; :func:`pola_nb.report.kind_of` finds the subclass of
+    an open file. Subclasses without a ``name`` group kinds that share methods.
+    """
+
+    name: ClassVar[str | None] = None
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+@dispatch
+def require_complete(kind: ResultsKind, f: h5py.File) -> None:
+    """Most kinds are complete once written (:func:`atomic_results`)."""
+    return None
 
 
 def write_root_attrs(f: h5py.File, kind: str, config: dict[str, Any], command: str | None = None) -> None:

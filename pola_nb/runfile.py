@@ -27,20 +27,12 @@ import h5py
 import numpy as np
 
 from pola_nb.errors import PolaUsageError, require
+from pola_nb.generics import metric_names
 from pola_nb.results import open_h5, open_results, write_root_attrs
 from pola_nb.sampled.config import RunConfig
 from pola_nb.sampled.policies import PolicySampler
 
 KIND = "train"
-
-METRICS_IPD = ("score1", "score2", "vs_alld1", "vs_alld2", "vs_allc1", "vs_allc2", "vs_tft1", "vs_tft2",
-               "wall_time")
-METRICS_COIN = METRICS_IPD + ("rr", "rb", "br", "bb", "own_coin")
-
-
-def metric_names(game: str) -> tuple[str, ...]:
-    return METRICS_COIN if game == "coin" else METRICS_IPD
-
 
 
 def save_tree(group: h5py.Group, name: str, value: Any) -> None:
@@ -113,11 +105,11 @@ def write_row(f: h5py.File, cfg: RunConfig, row: int, k: int, metrics: dict[str,
     m = f["metrics"]
     if m["outer_steps"].shape[0] <= row:
         m["outer_steps"].resize((row + 1,))
-        for name in metric_names(cfg.game):
+        for name in metric_names(cfg.make_game()):
             m[name].resize((row + 1, len(cfg.seeds)))
             m[name][row, :] = np.nan
     m["outer_steps"][row] = row * cfg.hp.outer_steps
-    for name in metric_names(cfg.game):
+    for name in metric_names(cfg.make_game()):
         m[name][row, k] = metrics[name]
 
 
@@ -126,7 +118,7 @@ def create_run_file(path: Path, cfg: RunConfig) -> None:
         write_root_attrs(f, KIND, json.loads(cfg.to_json()))
         m = f.create_group("metrics")
         m.create_dataset("outer_steps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
-        for name in metric_names(cfg.game):
+        for name in metric_names(cfg.make_game()):
             m.create_dataset(name, shape=(0, len(cfg.seeds)), maxshape=(None, len(cfg.seeds)), dtype=np.float64,
                              chunks=(256, len(cfg.seeds)), fillvalue=np.nan)
 

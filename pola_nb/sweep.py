@@ -24,7 +24,8 @@ import h5py
 import numpy as np
 
 from pola_nb.errors import PolaUsageError, require
-from pola_nb.results import atomic_results, check_output_path, open_h5, open_results
+from pola_nb.generics import dispatch, summary
+from pola_nb.results import ResultsKind, atomic_results, check_output_path, open_h5, open_results
 from pola_nb.runfile import stored_config
 from pola_nb.sampled.config import RunConfig, preset_config
 from pola_nb.sampled.training import prepare_run, train
@@ -266,10 +267,17 @@ def _run(sweep: Sweep, out: Path, todo: list[tuple[SweepRun, bool]], resume: boo
 # ------------------------------------------------------------------------------------------------ report
 
 
-def summary_sweep(f: h5py.File) -> dict:
+class SweepResults(ResultsKind):
+    """``sweep``: the index of a sweep's run files with their grid values."""
+
+    name = KIND
+
+
+@dispatch
+def summary(kind: SweepResults, f: h5py.File) -> dict:
     """Final metrics of every run of a sweep: as ``pola summary`` of each run file (the last row every
     seed reached, mean over seeds and 1.96 standard errors), with the run's grid values."""
-    from pola_nb.sampled.report import summary_train
+    from pola_nb.sampled.report import TrainResults
 
     cfg = json.loads(f.attrs["config"])
     base = Path(f.filename).parent
@@ -284,7 +292,7 @@ def summary_sweep(f: h5py.File) -> dict:
                 if "metrics/score1" not in g or not (~np.isnan(g["metrics/score1"][()]).any(axis=1)).any():
                     row["status"] = "not started"
                 else:
-                    s = summary_train(g)
+                    s = summary(TrainResults(), g)
                     row.update({k: s[k] for k in ("status", "updates", "outer_steps")})
                     for k in SUMMARY_METRICS:
                         if k in s:
@@ -294,7 +302,9 @@ def summary_sweep(f: h5py.File) -> dict:
             "grid": cfg["grid"], "status": str(f.attrs["status"]), "runs": runs}
 
 
-def table_sweep(s: dict) -> str:
+@dispatch
+def table(kind: SweepResults, s: dict) -> str:
+    """A heading line, then one line per run: its status and final metrics."""
     lines = [f"{s['game']} {s['algo']} sweep over {', '.join(s['grid'])} ({s['status']}, {len(s['runs'])} runs)"]
     for r in s["runs"]:
         if "updates" not in r:
@@ -305,15 +315,8 @@ def table_sweep(s: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_sweep(f: h5py.File, png: str) -> None:
+@dispatch
+def plot(kind: SweepResults, f: h5py.File, png: str | Path) -> None:
+    """No figure of its own: PolaUsageError."""
     raise PolaUsageError("a sweep file has no plot of its own; plot its run files (or use pola compare)")
-
-
-def _register() -> None:
-    from pola_nb.report import Reporter, register
-
-    register(KIND, Reporter(summary_sweep, table_sweep, plot_sweep))
-
-
-_register()
 

@@ -14,8 +14,10 @@ import pytest
 from pola_nb import analysis
 from pola_nb.cli import main
 from pola_nb.errors import PolaUsageError
-from pola_nb.runfile import create_run_file, metric_names, write_row
+from pola_nb.generics import metric_names
+from pola_nb.runfile import create_run_file, write_row
 from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.games import make_game
 from pola_nb.sampled.training import train
 
 TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=1, updates=2, seeds=(1, 2))
@@ -31,7 +33,7 @@ def _synthetic(path, game="ipd", rows=3, seeds=(3, 7), lr_in=None, reached=None,
             for k in range(len(seeds)):
                 if row < reached[k]:
                     write_row(f, cfg, row, k, {n: offset + row + 0.1 * k + 0.01 * i
-                                                for i, n in enumerate(metric_names(game))})
+                                                for i, n in enumerate(metric_names(make_game(game)))})
     return path
 
 

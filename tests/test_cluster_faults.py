@@ -130,7 +130,7 @@ def test_a_lost_scheduler_stops_with_one_line_and_the_run_resumes(tmp_path, stra
         address = json.loads(sched_file.read_text())["address"]
 
         @contextmanager
-        def killing_reporter(cfg, quiet, title=None):
+        def killing_progress_display(cfg, quiet, title=None):
             def progress(u, k, m):
                 if (u, k) == (1, 0):
                     proc.kill()
@@ -138,7 +138,7 @@ def test_a_lost_scheduler_stops_with_one_line_and_the_run_resumes(tmp_path, stra
 
             yield progress
 
-        monkeypatch.setattr(train_cmd, "reporter", killing_reporter)
+        monkeypatch.setattr(train_cmd, "progress_display", killing_progress_display)
         out = tmp_path / "lost.h5"
         capfd.readouterr()
         with pytest.raises(SystemExit) as e:

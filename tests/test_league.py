@@ -91,14 +91,14 @@ def test_coin_allc_vs_allc_own_coin_is_one(tmp_path):
 
 
 def test_entry_equals_eval_of_the_same_pair(runs, tmp_path):
-    from pola_nb.sampled.matches import play_match as evaluate
+    from pola_nb.sampled.matches import play_match
 
     spec = str(runs / "ipd_a.h5@1")
     s = run_league([spec], tmp_path / "l.h5", strategies=["random", "tft"], batch=64, seed=3)
     names = s["agents"]
     assert names == [spec, "random", "tft"]
     for i, j in ((0, 1), (1, 0), (0, 0), (2, 1)):
-        r = evaluate("ipd", names[i], names[j], batch=64, steps=5, seed=pair_seed(3, i, j))
+        r = play_match("ipd", names[i], names[j], batch=64, steps=5, seed=pair_seed(3, i, j))
         assert s["score_row"][i][j] == r["score1"] and s["score_col"][i][j] == r["score2"]
 
 

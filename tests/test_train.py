@@ -6,8 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
-from pola_nb.runfile import load_checkpoint, metric_names
+from pola_nb.generics import metric_names
+from pola_nb.runfile import load_checkpoint
 from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.games import make_game
 from pola_nb.sampled.training import train
 
 TINY = dict(hidden=4, steps=5, batch_size=16, outer_steps=2, inner_steps=1, updates=3, seeds=(1, 2),
@@ -31,7 +33,7 @@ def test_run_file_layout(tmp_path):
     p = train(tmp_path / "run.h5", cfg)
     with h5py.File(p, "r") as f:
         assert f.attrs["status"] == "complete" and f.attrs["kind"] == "train"
-        assert set(metric_names("coin")) | {"outer_steps"} == set(f["metrics"])
+        assert set(metric_names(make_game("coin"))) | {"outer_steps"} == set(f["metrics"])
         assert f["metrics/score1"].shape == (4, 2)
         assert not np.isnan(f["metrics/own_coin"][()]).any()
         np.testing.assert_array_equal(f["metrics/outer_steps"][()], [0, 2, 4, 6])

@@ -28,9 +28,10 @@ def league_command(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing results file."),
 ) -> None:
     """Play every ordered pair of agents; store scores (and coin statistics) per pair."""
-    from pola_nb.league import run_league, table_league
+    from pola_nb.generics import table
+    from pola_nb.league import LeagueResults, run_league
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     s = run_league(list(agents or []), out, strategies=names, game=game, batch=batch, seed=seed, steps=steps,
                    grid=grid, cf=cf, backend=backend, force=force)
-    print(json.dumps(s) if as_json else f"{table_league(s)}\nwrote {out}")
+    print(json.dumps(s) if as_json else f"{table(LeagueResults(), s)}\nwrote {out}")

@@ -10,23 +10,6 @@ import typer
 from pola_nb.cli import app
 
 
-def _check_complete(f) -> None:
-    """Refuse a results file whose data are not there yet: a training run file without any
-    evaluated row, or a figure file (fig4/fig5) with such a run file."""
-    from pola_nb.results import open_results
-    from pola_nb.runfile import KIND, require_rows
-
-    kind = str(f.attrs["kind"])
-    if kind == KIND:
-        require_rows(f)
-    elif "runs" in f.attrs:
-        base = Path(f.filename).parent
-        for rel in json.loads(f.attrs["runs"]).values():
-            if (base / rel).is_file():
-                with open_results(base / rel) as g:
-                    require_rows(g)
-
-
 def _check_image_path(png: Path, results: Path) -> None:
     """An image file that matplotlib can write (no suffix: PNG) and that is not the results file."""
     from matplotlib.backend_bases import FigureCanvasBase
@@ -44,14 +27,15 @@ def _check_image_path(png: Path, results: Path) -> None:
 def summary(file: Path = typer.Argument(..., help="A pola_nb results file (.h5)."),
             as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout.")) -> None:
     """Print the key results of a results file."""
-    from pola_nb.report import reporter_for
+    from pola_nb import generics
+    from pola_nb.report import kind_of
     from pola_nb.results import open_results
 
     with open_results(file) as f:
-        rep = reporter_for(f)
-        _check_complete(f)
-        s = rep.summary(f)
-    print(json.dumps(s) if as_json else rep.table(s))
+        kind = kind_of(f)
+        generics.require_complete(kind, f)
+        s = generics.summary(kind, f)
+    print(json.dumps(s) if as_json else generics.table(kind, s))
 
 
 @app.command()
@@ -59,13 +43,14 @@ def plot(file: Path = typer.Argument(..., help="A pola_nb results file (.h5)."),
          out: Path = typer.Option(None, "--out", "-o", help="PNG to write (default: next to FILE)."),
          force: bool = typer.Option(False, "--force", help="Overwrite an existing PNG.")) -> None:
     """Draw the paper-style figure of a results file."""
-    from pola_nb.report import reporter_for
+    from pola_nb import generics
+    from pola_nb.report import kind_of
     from pola_nb.results import check_output_path, open_results
 
     png = check_output_path(out if out is not None else file.with_suffix(".png"), force)
     _check_image_path(png, file)
     with open_results(file) as f:
-        rep = reporter_for(f)
-        _check_complete(f)
-        rep.plot(f, str(png))
+        kind = kind_of(f)
+        generics.require_complete(kind, f)
+        generics.plot(kind, f, png)
     print(f"wrote {png}")

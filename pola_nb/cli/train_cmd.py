@@ -102,7 +102,7 @@ def train_command(
     # Everything is checked before the progress display starts and before OUT is created or changed.
     prepare_run(out, None if resume else cfg, resume=resume, force=force, cluster=where,
                 updates=cfg.updates if resume else None)
-    with opened_cluster(where, quiet) as executor, reporter(cfg, quiet) as progress:
+    with opened_cluster(where, quiet) as executor, progress_display(cfg, quiet) as progress:
         train(out, None if resume else cfg, resume=resume, force=force, progress=progress, cluster=executor,
               updates=cfg.updates if resume else None)
     if not quiet:
@@ -146,7 +146,7 @@ def opened_cluster(where: str, quiet: bool) -> Iterator:
 
 
 @contextmanager
-def reporter(cfg, quiet: bool, title: str | None = None
+def progress_display(cfg, quiet: bool, title: str | None = None
              ) -> Iterator[Callable[[int, int, dict[str, float]], None] | None]:
     """The ``progress(update, seed_index, metrics)`` callback of a run (``cfg`` a ``RunConfig``):
     nothing with ``--quiet``, a bar titled ``title`` on a terminal, and one line per seed and update

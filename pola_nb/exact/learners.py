@@ -27,8 +27,9 @@ from autograd import grad
 
 from pola_nb.errors import require
 from pola_nb.exact.game import IPDExact, exact_values
-from pola_nb.exact.params import kl_sum, probs, sigmoid
+from pola_nb.exact.params import kl_sum, probs
 from pola_nb.generics import logits, logits_vjp
+from pola_nb.numerics import sigmoid
 
 Hyper = Any  # a float, or an array of shape (N,) with one value per row
 PER_ROW = ("lr_out", "lr_in", "beta_in", "beta_out")  # the hyperparameters that may differ per row

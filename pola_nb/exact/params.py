@@ -15,6 +15,7 @@ import numpy as np
 from pola_nb.errors import require
 from pola_nb.generics import dispatch
 from pola_nb.ipd_rules import OBS_DIM, STATE_OBSERVATIONS
+from pola_nb.numerics import sigmoid
 
 # Inputs of the neural net: the observation of each of the 5 states, [onehot3(a1), onehot3(a2)], (5, 6).
 STATE_INPUTS = STATE_OBSERVATIONS
@@ -176,10 +177,6 @@ def init_params(family: NeuralNet, rng: np.random.Generator, n: int) -> np.ndarr
 def probs(family, theta):
     """Cooperation probabilities ``sigmoid(logits)``, shape ``(..., 5)``."""
     return sigmoid(logits(family, theta))
-
-
-def sigmoid(x):
-    return 0.5 * (anp.tanh(0.5 * x) + 1.0)
 
 
 def log_sigmoid(x):

@@ -1,4 +1,9 @@
-"""Summaries, tables and figures of the exact-IPD experiments (fig1, fig3, b16 results files)."""
+"""Summaries, tables and figures of the exact-IPD experiments (fig1, fig3, b16 results files).
+
+The kinds are :class:`Fig1Results`, and :class:`Fig3Results` and :class:`B16Results` (both
+:class:`TftResults`: fractions of runs finding TFT per method and contribution factor); their
+``summary``, ``table`` and ``plot`` methods (:mod:`pola_nb.generics`) are here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,30 @@ import h5py
 import numpy as np
 
 from pola_nb.exact.game import STATES
-from pola_nb.report import Reporter, register
+from pola_nb.generics import dispatch, summary
+from pola_nb.results import ResultsKind
+
+
+class Fig1Results(ResultsKind):
+    """``fig1``: the probabilities of both agents after one update, per method, ``probs`` (epochs+1, 1, 1, 2, 5)."""
+
+    name = "fig1"
+
+
+class TftResults(ResultsKind):
+    """Files of repeated exact-IPD runs per method and contribution factor, scored by finding TFT."""
+
+
+class Fig3Results(TftResults):
+    """``fig3``: LOLA and POLA under three parameterisations (Figure 3)."""
+
+    name = "fig3"
+
+
+class B16Results(TftResults):
+    """``b16``: LOLA and POLA with opponent models (Appendix B.1.6)."""
+
+    name = "b16"
 
 
 def _methods(f: h5py.File) -> list[tuple[str, h5py.Group]]:
@@ -22,7 +50,9 @@ def _cf_key(cf: float) -> str:
     return f"{cf:g}"
 
 
-def summary_fig1(f: h5py.File) -> dict:
+@dispatch
+def summary(kind: Fig1Results, f: h5py.File) -> dict:
+    """``{"fig1": {method: {"agent1": [5 probabilities], "agent2": [...]}}}`` after the update."""
     out = {}
     for name, g in _methods(f):
         p = g["probs"][-1, 0, 0]  # (2, 5) after the update
@@ -30,16 +60,19 @@ def summary_fig1(f: h5py.File) -> dict:
     return {"fig1": out}
 
 
-def summary_tft(f: h5py.File) -> dict:
-    kind = str(f.attrs["kind"])
+@dispatch
+def summary(kind: TftResults, f: h5py.File) -> dict:
+    """``{kind: {method: {cf: fraction of runs finding TFT}}, "seconds": wall time}``."""
     fractions = {
         name: {_cf_key(cf): float(frac) for cf, frac in zip(g["cf"][:], g["found_tft"][:].mean(axis=1), strict=True)}
         for name, g in _methods(f)
     }
-    return {kind: fractions, "seconds": float(f.attrs.get("seconds", np.nan))}
+    return {kind.name: fractions, "seconds": float(f.attrs.get("seconds", np.nan))}
 
 
-def table_fig1(s: dict) -> str:
+@dispatch
+def table(kind: Fig1Results, s: dict) -> str:
+    """One line per method and agent: the 5 probabilities in state order."""
     lines = [f"{'run':10s} {'agent':6s} " + " ".join(f"{st:>6s}" for st in STATES)]
     for name, agents in s["fig1"].items():
         for agent, q in agents.items():
@@ -47,9 +80,10 @@ def table_fig1(s: dict) -> str:
     return "\n".join(lines)
 
 
-def table_tft(s: dict) -> str:
-    kind = next(k for k in s if k != "seconds")
-    rows = s[kind]
+@dispatch
+def table(kind: TftResults, s: dict) -> str:
+    """One line per method: the fraction of runs finding TFT at each contribution factor."""
+    rows = s[kind.name]
     cfs = list(next(iter(rows.values())))
     lines = ["fraction of runs finding TFT", f"{'method':18s} " + " ".join(f"cf {c:>5s}" for c in cfs)]
     for name, fr in rows.items():
@@ -58,7 +92,9 @@ def table_tft(s: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_fig1(f: h5py.File, png: str) -> None:
+@dispatch
+def plot(kind: Fig1Results, f: h5py.File, png: str | Path) -> None:
+    """Both agents' probabilities before and after the update, one panel per agent."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,14 +147,16 @@ def _bars(ax, groups: list[str], series: dict[str, list[float]], colors: dict[st
     ax.grid(axis="y", alpha=0.3)
 
 
-def plot_fig3(f: h5py.File, png: str) -> None:
+@dispatch
+def plot(kind: Fig3Results, f: h5py.File, png: str | Path) -> None:
+    """Grouped bars of the fractions per parameterisation, with the official code's fractions."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = summary_tft(f)["fig3"]
-    official = official_targets("fig3")
+    s = summary(kind, f)[kind.name]
+    official = official_targets(kind.name)
     params = [p for p in ("tabular", "nn", "precond") if f"lola-{p}" in s or f"pola-{p}" in s]
     titles = {"tabular": "tabular", "nn": "neural net", "precond": "pre-conditioned tabular"}
     fig, axes = plt.subplots(1, len(params), figsize=(4.2 * len(params), 3.6), sharey=True, squeeze=False)
@@ -139,18 +177,20 @@ def plot_fig3(f: h5py.File, png: str) -> None:
     plt.close(fig)
 
 
-def plot_b16(f: h5py.File, png: str) -> None:
+@dispatch
+def plot(kind: B16Results, f: h5py.File, png: str | Path) -> None:
+    """Grouped bars of the fractions per opponent-model parameterisation, with the official code's."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = summary_tft(f)["b16"]
+    s = summary(kind, f)[kind.name]
     oms = [p for p in ("tabular", "nn", "precond") if f"lola-om-{p}" in s or f"pola-om-{p}" in s]
     cf = next(iter(next(iter(s.values()))))
     series = {algo.upper(): [s.get(f"{algo}-om-{p}", {}).get(cf, np.nan) for p in oms]
               for algo in ("lola", "pola")}
-    official = official_targets("b16")
+    official = official_targets(kind.name)
     targets = {algo.upper(): [official.get(f"{algo}-om-{p}", {}).get(cf, np.nan) for p in oms]
                for algo in ("lola", "pola")}
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -164,7 +204,3 @@ def plot_b16(f: h5py.File, png: str) -> None:
     fig.savefig(png, dpi=150)
     plt.close(fig)
 
-
-register("fig1", Reporter(summary_fig1, table_fig1, plot_fig1))
-register("fig3", Reporter(summary_tft, table_tft, plot_fig3))
-register("b16", Reporter(summary_tft, table_tft, plot_b16))

@@ -9,6 +9,9 @@ game               obs_dim   actions    rewards per step
 
 Both agents observe the same vector (agent-1-first order), except ``CoinGame(agent_centric=True)``
 which gives agent 2 the channel-swapped view of the old PyTorch code.
+
+What depends on the game is a generic of :mod:`pola_nb.generics` with its methods here:
+``obs_dim``, ``metric_names``, ``reference_strategies`` and ``reference_lines``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pola_nb import generics
 from pola_nb.errors import require
+from pola_nb.generics import dispatch
 from pola_nb.ipd_rules import N_ACTIONS, OBS_DIM, payoff_matrix
 
 
+class SampledGame:
+    """Base of the sampled games (the type their generics dispatch on)."""
+
+    @property
+    def obs_dim(self) -> int:
+        """``obs_dim(self)`` of :mod:`pola_nb.generics`, for code that reads it as an attribute."""
+        return generics.obs_dim(self)
+
+
 @dataclass(frozen=True)
-class IPDHistory:
+class IPDHistory(SampledGame):
     """Iterated prisoner's dilemma with full-history observations; actions 0 = D, 1 = C.
 
     ``cf``: contribution factor (payoffs and observations as in :mod:`pola_nb.ipd_rules`);
@@ -34,7 +48,6 @@ class IPDHistory:
 
     name = "ipd"
     n_actions = N_ACTIONS
-    obs_dim = OBS_DIM
     n_reset_uniforms = 0
 
     def __post_init__(self) -> None:
@@ -48,7 +61,7 @@ class IPDHistory:
 
 
 @dataclass(frozen=True)
-class CoinGame:
+class CoinGame(SampledGame):
     """Coin Game on a ``grid`` x ``grid`` torus (the paper uses 3); T = ``steps``.
 
     ``agent_centric``: agent 2 sees [blue, red, blue coin, red coin] channels instead of the
@@ -70,10 +83,6 @@ class CoinGame:
         require(isinstance(self.steps, int | np.integer) and self.steps > 0,
                 f"steps must be a positive integer, got {self.steps!r}")
 
-    @property
-    def obs_dim(self) -> int:
-        return 4 * self.grid * self.grid
-
 
 GAMES = {"ipd": IPDHistory, "coin": CoinGame}
 
@@ -85,3 +94,58 @@ def make_game(name: str, *, steps: int = 50, grid: int = 3, cf: float = 1.33,
     if name == "ipd":
         return IPDHistory(cf=cf, steps=steps)
     return CoinGame(grid=grid, steps=steps, agent_centric=agent_centric)
+
+
+# ------------------------------------------------------------------------------------------ generics
+
+
+@dispatch
+def obs_dim(game: IPDHistory) -> int:
+    """``[onehot3(a1), onehot3(a2)]`` of the previous actions: 6."""
+    return OBS_DIM
+
+
+@dispatch
+def obs_dim(game: CoinGame) -> int:
+    """Four ``grid`` x ``grid`` channels (red agent, blue agent, red coin, blue coin): 4 N^2."""
+    return 4 * game.grid * game.grid
+
+
+@dispatch
+def reference_strategies(game: IPDHistory | CoinGame) -> tuple[str, ...]:
+    """Always defect, always cooperate and tit-for-tat (the opponents of the paper's Figures 4 and 5)."""
+    return ("alld", "allc", "tft")
+
+
+def _score_metrics(game: SampledGame) -> tuple[str, ...]:
+    """Self-play scores, scores against each reference strategy (agent 1, agent 2), wall time."""
+    vs = tuple(f"vs_{s}{k}" for s in reference_strategies(game) for k in (1, 2))
+    return ("score1", "score2", *vs, "wall_time")
+
+
+@dispatch
+def metric_names(game: IPDHistory) -> tuple[str, ...]:
+    """Scores only."""
+    return _score_metrics(game)
+
+
+@dispatch
+def metric_names(game: CoinGame) -> tuple[str, ...]:
+    """Scores, then pick-ups per episode (``rr``, ``rb``, ``br``, ``bb``: agent colour, coin colour)
+    and the proportion of own-colour coins picked up (``own_coin``)."""
+    return _score_metrics(game) + ("rr", "rb", "br", "bb", "own_coin")
+
+
+@dispatch
+def reference_lines(game: IPDHistory) -> dict[str, list[tuple[float, str]]]:
+    """The official plots' lines (`result_plots.py`): per-step scores of the two reference pairs."""
+    return {"score_each_other": [(0.33, "always cooperate"), (0.0, "always defect")],
+            "score_vs_alld": [(-0.335, "always cooperate"), (0.0, "always defect")]}
+
+
+@dispatch
+def reference_lines(game: CoinGame) -> dict[str, list[tuple[float, str]]]:
+    """The official plots' lines (`result_plots.py`): own-coin proportion and per-step scores."""
+    return {"own_coin": [(1.0, "always cooperate"), (0.5, "always defect")],
+            "score_each_other": [(1 / 3, "always cooperate"), (0.0, "always defect")],
+            "score_vs_alld": [(-0.26, "always cooperate"), (0.0, "always defect")]}

@@ -42,7 +42,9 @@ from pola_nb.sampled.policies import (
 )
 from pola_nb.sampled.process import pinned_blas_threads
 
-Agent = dict[str, Any]
+#: One agent's parameters: ``{"pol": policy pytree, "val": value-net pytree}`` (not the rollout
+#: driver's :class:`~pola_nb.sampled.rollout.Agent`, which acts in a game).
+AgentParams = dict[str, Any]
 Rollout = Callable[[list, int, np.random.Generator], Any]
 
 
@@ -94,7 +96,7 @@ def game_rollout(game, backend: str = "cpu") -> Rollout:
     return GameRollout(game, backend)
 
 
-def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: Hyper,
+def agent_loss(arch: Architecture, agent: AgentParams, other_pol, traj, me: int, hp: Hyper,
                ref_pol=None, beta: float = 0.0, recordings=(None, None)):
     """``-J_me + ValueLoss_me + beta * KL(ref, me)`` on one trajectory (paper Algorithm 2); a scalar.
 
@@ -117,8 +119,8 @@ def agent_loss(arch: Architecture, agent: Agent, other_pol, traj, me: int, hp: H
     return loss
 
 
-def lookahead(arch: Architecture, my_pol, opp0: Agent, me: int, hp: Hyper, rollout: Rollout,
-              rng: np.random.Generator, value_last: bool = True) -> Agent:
+def lookahead(arch: Architecture, my_pol, opp0: AgentParams, me: int, hp: Hyper, rollout: Rollout,
+              rng: np.random.Generator, value_last: bool = True) -> AgentParams:
     """The opponent after ``inner_steps`` chained SGD steps on its own KL-penalised loss.
 
     Differentiable w.r.t. ``my_pol`` (second order through every step); each step starts from the
@@ -144,8 +146,8 @@ def lookahead(arch: Architecture, my_pol, opp0: Agent, me: int, hp: Hyper, rollo
     return opp
 
 
-def outer_loss(arch: Architecture, cur: Agent, ref_pol, opp0: Agent, me: int, hp: Hyper, rollout: Rollout,
-               rng: np.random.Generator, shape_opponent: bool = True):
+def outer_loss(arch: Architecture, cur: AgentParams, ref_pol, opp0: AgentParams, me: int, hp: Hyper,
+               rollout: Rollout, rng: np.random.Generator, shape_opponent: bool = True):
     """Outer objective of the self agent: look ahead, then score a fresh rollout (paper Algorithm 2).
 
     ``shape_opponent=False`` cuts the dependence of the looked-ahead opponent on ``cur`` (used to
@@ -160,8 +162,8 @@ def outer_loss(arch: Architecture, cur: Agent, ref_pol, opp0: Agent, me: int, hp
     return agent_loss(arch, cur, opp["pol"], traj, me, hp, ref_pol, hp.outer_beta, rec)
 
 
-def update(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, rollout: Rollout,
-           rng: np.random.Generator, opponent_model: Agent | None = None) -> Agent:
+def update(arch: Architecture, agents: tuple[AgentParams, AgentParams], me: int, hp: Hyper, rollout: Rollout,
+           rng: np.random.Generator, opponent_model: AgentParams | None = None) -> AgentParams:
     """New parameters of agent ``me`` after one update from the start-of-update pair ``agents``.
 
     The opponent's start point is ``agents[1 - me]`` or, for POLA-OM, ``opponent_model``. The Adam
@@ -178,15 +180,15 @@ def update(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, 
     return cur
 
 
-def opponent_model_loss(arch: Architecture, model: Agent, traj, opp: int, hp: Hyper):
+def opponent_model_loss(arch: Architecture, model: AgentParams, traj, opp: int, hp: Hyper):
     """Behaviour cloning of agent ``opp``: cross-entropy on its actions + value loss on its rewards."""
     obs = observations(traj, opp)
     ce = -mean(taken(policy_log_probs(arch.policy, model["pol"], obs[:-1]), traj.actions[..., opp]))
     return ce + value_loss(traj.rewards[..., opp], values(arch.value, model["val"], obs), hp.gamma)
 
 
-def fit_opponent_model(arch: Architecture, model: Agent, agents: tuple[Agent, Agent], me: int, hp: Hyper,
-                       rollout: Rollout, rng: np.random.Generator) -> Agent:
+def fit_opponent_model(arch: Architecture, model: AgentParams, agents: tuple[AgentParams, AgentParams], me: int,
+                       hp: Hyper, rollout: Rollout, rng: np.random.Generator) -> AgentParams:
     """Agent ``me``'s model of its opponent after ``om_batches`` fresh rollouts of the true agents,
     ``om_steps`` Adam steps each (Adam(lr_out) policy, Adam(lr_v) value, fresh state, as in the official code)."""
     opp = 1 - me
@@ -202,8 +204,8 @@ def fit_opponent_model(arch: Architecture, model: Agent, agents: tuple[Agent, Ag
     return model
 
 
-def agent_step(arch: Architecture, agents: tuple[Agent, Agent], me: int, hp: Hyper, rollout: Rollout,
-               seed: int, model: Agent | None = None) -> tuple[Agent, Agent | None]:
+def agent_step(arch: Architecture, agents: tuple[AgentParams, AgentParams], me: int, hp: Hyper, rollout: Rollout,
+               seed: int, model: AgentParams | None = None) -> tuple[AgentParams, AgentParams | None]:
     """Agent ``me``'s part of an update with its own random stream ``seed``: for POLA-OM first refit
     its opponent model, then :func:`update`. Returns ``(new_agent, new_model)``.
 
@@ -222,8 +224,8 @@ def _agent_step(args):
     return agent_step(*args)
 
 
-def update_pair(arch: Architecture, agents: tuple[Agent, Agent], hp: Hyper, rollout: Rollout,
-                rng: np.random.Generator, models: tuple[Agent, Agent] | None = None, pool=None):
+def update_pair(arch: Architecture, agents: tuple[AgentParams, AgentParams], hp: Hyper, rollout: Rollout,
+                rng: np.random.Generator, models: tuple[AgentParams, AgentParams] | None = None, pool=None):
     """One simultaneous update of both agents: ``(new_agents, new_models)``.
 
     Both agents' parts read the same start-of-update ``agents`` and get independent random streams

@@ -33,6 +33,7 @@ from autograd.tracer import getval
 from pola_kernels import gru as kernels
 
 from pola_nb.errors import require, require_int
+from pola_nb.numerics import sigmoid
 from pola_nb.sampled.fused import gru_gates, mm_into, mm_known, mm_nn
 from pola_nb.sampled.scan import gru_scan
 
@@ -63,15 +64,6 @@ def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------
 # elementwise helpers usable on plain arrays and on autograd boxes
-
-
-@primitive
-def sigmoid(x):
-    """Logistic function, one primitive (its derivative is written with differentiable ops)."""
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
-
-
-defvjp(sigmoid, lambda ans, x: lambda g: g * ans * (1.0 - ans))
 
 
 def mm(x, w):

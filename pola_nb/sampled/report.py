@@ -1,10 +1,13 @@
 """Summaries and paper-style figures of sampled-game runs (``pola summary`` / ``pola plot``).
 
-Two kinds of files are understood:
+Two kinds of files are understood (their ``summary``, ``table``, ``plot`` and ``require_complete``
+methods of :mod:`pola_nb.generics` are here):
 
-- ``train``: one run file of :mod:`pola_nb.sampled.training` (one algorithm, several seeds);
-- ``fig4`` / ``fig5``: written by ``pola reproduce fig4|fig5``; its ``runs`` attribute (JSON) maps
-  each algorithm to its run file (relative to the figure file's folder).
+- :class:`TrainResults` (``train``): one run file of :mod:`pola_nb.sampled.training` (one
+  algorithm, several seeds);
+- :class:`Fig4Results` / :class:`Fig5Results` (``fig4`` / ``fig5``): written by ``pola reproduce
+  fig4|fig5``; its ``runs`` attribute (JSON) maps each algorithm to its run file (relative to the
+  figure file's folder).
 
 Plotted and summarised quantities (as in the official `result_plots.py`): the two agents' mean self-play score ("vs each
 other"), their mean score against ALLD, and in the Coin Game the proportion of own-colour coins;
@@ -17,24 +20,46 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import h5py
 import numpy as np
 
-from pola_nb.report import Reporter, register
-from pola_nb.results import open_h5
+from pola_nb.generics import dispatch, reference_lines, summary, table
+from pola_nb.results import ResultsKind, open_h5, open_results
+from pola_nb.runfile import KIND as TRAIN_KIND
+from pola_nb.runfile import require_rows
+from pola_nb.sampled.games import make_game
+
+
+class TrainResults(ResultsKind):
+    """``train``: one training run file (metrics ``(rows, seeds)`` of one algorithm)."""
+
+    name = TRAIN_KIND
+
+
+class SampledFigureResults(ResultsKind):
+    """A paper figure of the sampled games: the run file of each algorithm, named in ``runs``."""
+
+    title: ClassVar[str] = ""  # suptitle of the figure
+
+
+class Fig4Results(SampledFigureResults):
+    """``fig4``: the IPD with full history."""
+
+    name = "fig4"
+    title = "IPD with full history (Figure 4)"
+
+
+class Fig5Results(SampledFigureResults):
+    """``fig5``: the Coin Game."""
+
+    name = "fig5"
+    title = "Coin Game (Figure 5)"
+
 
 LABELS = {"lola-dice": "LOLA-DiCE", "pola-dice": "POLA-DiCE", "pola-om": "POLA-OM"}
 COLORS = {"lola-dice": "tab:blue", "pola-dice": "tab:red", "pola-om": "tab:green"}
-#: Reference lines of the official plots (`result_plots.py`): (value, label) per panel and game.
-REFERENCE_LINES = {
-    "ipd": {"score_each_other": [(0.33, "always cooperate"), (0.0, "always defect")],
-            "score_vs_alld": [(-0.335, "always cooperate"), (0.0, "always defect")]},
-    "coin": {"own_coin": [(1.0, "always cooperate"), (0.5, "always defect")],
-             "score_each_other": [(1 / 3, "always cooperate"), (0.0, "always defect")],
-             "score_vs_alld": [(-0.26, "always cooperate"), (0.0, "always defect")]},
-}
 TITLES = {"score_each_other": "Average score vs each other", "score_vs_alld": "Average score vs always defect",
           "own_coin": "Proportion of same-colour coins picked up"}
 
@@ -68,7 +93,10 @@ def mean_band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, 1.96 * se
 
 
-def summary_train(f: h5py.File) -> dict:
+@dispatch
+def summary(kind: TrainResults, f: h5py.File) -> dict:
+    """Game, algorithm, status, seeds, the last row every seed reached and its metrics (mean over
+    seeds, per-step rewards) with 1.96 standard errors (``<metric>_ci95``)."""
     cfg = json.loads(f.attrs["config"])
     c = curves(f)
     complete_rows = ~np.isnan(c["score_each_other"]).any(axis=1)
@@ -84,7 +112,9 @@ def summary_train(f: h5py.File) -> dict:
     return out
 
 
-def table_train(s: dict) -> str:
+@dispatch
+def table(kind: TrainResults, s: dict) -> str:
+    """A heading line, then one line per metric: mean ± 1.96 standard errors."""
     lines = [f"{s['game']} {s['algo']} ({s['status']}): {s['updates']} updates = {s['outer_steps']} outer steps, "
              f"seeds {s['seeds']}"]
     for k in ("score_each_other", "score_vs_alld", "score_vs_allc", "score_vs_tft", "own_coin"):
@@ -99,12 +129,14 @@ def figure_runs(f: h5py.File) -> dict[str, Path]:
     return {algo: base / rel for algo, rel in json.loads(f.attrs["runs"]).items()}
 
 
-def summary_figure(f: h5py.File) -> dict:
-    out = {"kind": str(f.attrs["kind"]), "runs": {}}
+@dispatch
+def summary(kind: SampledFigureResults, f: h5py.File) -> dict:
+    """The summary of each algorithm's run file (``runs``) and each metric per algorithm."""
+    out = {"kind": kind.name, "runs": {}}
     for algo, path in figure_runs(f).items():
         if path.is_file():
             with open_h5(path, "r") as g:
-                out["runs"][algo] = summary_train(g)
+                out["runs"][algo] = summary(TrainResults(), g)
     keys = ("score_each_other", "score_vs_alld", "own_coin")
     for k in keys:
         vals = [r[k] for r in out["runs"].values() if k in r]
@@ -113,20 +145,22 @@ def summary_figure(f: h5py.File) -> dict:
     return out
 
 
-def table_figure(s: dict) -> str:
-    return "\n".join(table_train(r) for r in s["runs"].values())
+@dispatch
+def table(kind: SampledFigureResults, s: dict) -> str:
+    """The table of each algorithm's run file."""
+    return "\n".join(table(TrainResults(), r) for r in s["runs"].values())
 
 
-def plot_runs(files: dict[str, h5py.File], png: str, title: str = "") -> None:
-    """Paper-style panels for one or several run files (keyed by algorithm)."""
+def plot_runs(files: dict[str, h5py.File], png: str | Path, title: str = "") -> None:
+    """Paper-style panels for one or several run files (keyed by algorithm): one panel per quantity
+    that the game has reference lines for (:func:`~pola_nb.generics.reference_lines`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    game = json.loads(next(iter(files.values())).attrs["config"])["game"]
-    panels = ["own_coin", "score_each_other", "score_vs_alld"] if game == "coin" else [
-        "score_each_other", "score_vs_alld"]
+    lines = reference_lines(make_game(json.loads(next(iter(files.values())).attrs["config"])["game"]))
+    panels = list(lines)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4))
     for ax, key in zip(np.atleast_1d(axes), panels, strict=True):
         for algo, f in files.items():
@@ -137,7 +171,7 @@ def plot_runs(files: dict[str, h5py.File], png: str, title: str = "") -> None:
             x = c["outer_steps"]
             ax.plot(x, mean, color=COLORS.get(algo), label=LABELS.get(algo, algo))
             ax.fill_between(x, mean - band, mean + band, color=COLORS.get(algo), alpha=0.25)
-        for value, label in REFERENCE_LINES[game][key]:
+        for value, label in lines[key]:
             ax.axhline(value, ls="--", lw=1, color="gray" if "defect" in label else "black", label=label)
         ax.set_xlabel("Total number of outer steps")
         ax.set_title(TITLES[key])
@@ -149,21 +183,35 @@ def plot_runs(files: dict[str, h5py.File], png: str, title: str = "") -> None:
     plt.close(fig)
 
 
-def plot_train(f: h5py.File, png: str) -> None:
+@dispatch
+def plot(kind: TrainResults, f: h5py.File, png: str | Path) -> None:
+    """The run's curves (mean over seeds, ±1.96 standard errors) with the game's reference lines."""
     algo = json.loads(f.attrs["config"])["hp"]["algo"]
     plot_runs({algo: f}, png)
 
 
-def plot_figure(f: h5py.File, png: str) -> None:
+@dispatch
+def plot(kind: SampledFigureResults, f: h5py.File, png: str | Path) -> None:
+    """The curves of every algorithm's run file, one colour per algorithm."""
     opened = {a: open_h5(p, "r") for a, p in figure_runs(f).items() if p.is_file()}
     try:
-        title = {"fig4": "IPD with full history (Figure 4)", "fig5": "Coin Game (Figure 5)"}.get(str(f.attrs["kind"]))
-        plot_runs(opened, png, title or "")
+        plot_runs(opened, png, kind.title)
     finally:
         for g in opened.values():
             g.close()
 
 
-register("train", Reporter(summary_train, table_train, plot_train))
-register("fig4", Reporter(summary_figure, table_figure, plot_figure))
-register("fig5", Reporter(summary_figure, table_figure, plot_figure))
+
+@dispatch
+def require_complete(kind: TrainResults, f: h5py.File) -> None:
+    """At least one evaluated row."""
+    require_rows(f)
+
+
+@dispatch
+def require_complete(kind: SampledFigureResults, f: h5py.File) -> None:
+    """At least one evaluated row in each run file that exists."""
+    for path in figure_runs(f).values():
+        if path.is_file():
+            with open_results(path) as g:
+                require_rows(g)

@@ -47,6 +47,7 @@ from pola_kernels.config import EXTERNAL, U_PER_STEP
 
 from pola_nb.backends import check_backend
 from pola_nb.errors import require
+from pola_nb.generics import obs_dim
 from pola_nb.sampled.games import CoinGame, IPDHistory
 from pola_nb.sampled.strategies import FixedStrategy, strategy
 
@@ -205,7 +206,7 @@ def rollout(game: Game, agent1: Any, agent2: Any, batch: int, steps: int | None 
     fixed = [isinstance(a, FixedStrategy) for a in agents]
     keep = keep_obs or not all(fixed)
     ur, us = be.to_device(u_reset), be.to_device(u_step)
-    d = game.obs_dim
+    d = obs_dim(game)
     actions = be.empty((steps, batch, 2), np.int8)
     rewards = be.empty((steps, batch, 2), np.float32)
     pickups = be.empty((steps, batch, 4) if ops.has_pickups else (1, 1, 4), np.int8)

@@ -21,19 +21,23 @@ import numpy as np
 
 from pola_nb.backends import check_backend
 from pola_nb.errors import require
+from pola_nb.generics import reference_strategies
 from pola_nb.results import check_output_path, open_h5
 from pola_nb.runfile import SeedState, create_run_file, load_state, record, stored_config
 from pola_nb.sampled.cluster import DEFAULT as DEFAULT_CLUSTER
 from pola_nb.sampled.cluster import Executor, open_cluster, parse_cluster
 from pola_nb.sampled.config import RunConfig, extended
-from pola_nb.sampled.learners import game_rollout
+from pola_nb.sampled.games import SampledGame
+from pola_nb.sampled.learners import AgentParams, game_rollout
 from pola_nb.sampled.pair_tasks import assemble, pair_jobs, timed_step
 from pola_nb.sampled.policies import Architecture, PolicySampler
 
 
-def evaluate(game, arch: Architecture, agents, batch: int, rng: np.random.Generator,
-             backend: str = "cpu") -> dict[str, float]:
-    """Figure 4/5 metrics of the current pair: self-play scores, scores vs ALLD/ALLC/TFT, coin counts."""
+def evaluate_pair(game: SampledGame, arch: Architecture, agents: tuple[AgentParams, AgentParams], batch: int,
+                  rng: np.random.Generator, backend: str = "cpu") -> dict[str, float]:
+    """Figure 4/5 metrics of the current pair (the :func:`~pola_nb.generics.metric_names` of ``game``
+    but ``wall_time``), each over ``batch`` episodes: self-play per-step scores, per-step scores of
+    each agent against every :func:`~pola_nb.generics.reference_strategies` opponent, coin counts."""
     from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
 
     s = [PolicySampler(arch.policy, a["pol"]) for a in agents]
@@ -43,7 +47,7 @@ def evaluate(game, arch: Architecture, agents, batch: int, rng: np.random.Genera
     if game.name == "coin":
         out.update(coin_counts(traj))
         out["own_coin"] = own_coin_stats(traj)["same"]
-    for name in ("alld", "allc", "tft"):
+    for name in reference_strategies(game):
         out[f"vs_{name}1"] = scores(rollout(game, s[0], name, batch, seed=rng, backend=backend, keep_obs=False))[0]
         out[f"vs_{name}2"] = scores(rollout(game, name, s[1], batch, seed=rng, backend=backend, keep_obs=False))[1]
     return out
@@ -150,7 +154,7 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progr
         if states[k] is None:
             st = init_seed(cfg, arch, seed)
             t0 = time.perf_counter()
-            met = evaluate(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
+            met = evaluate_pair(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
             met["wall_time"] = wall[k] = time.perf_counter() - t0
             record(path, cfg, k, st, met)
             states[k] = st
@@ -168,7 +172,7 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progr
             st = states[k]
             agents, models = assemble([r0, r1], cfg.hp, st.models)
             t0 = time.perf_counter()
-            met = evaluate(game, arch, agents, eval_batch, st.rng, cfg.backend)
+            met = evaluate_pair(game, arch, agents, eval_batch, st.rng, cfg.backend)
             wall[k] += max(end0, end1) - min(start0, start1) + time.perf_counter() - t0
             met["wall_time"] = wall[k]
             new = SeedState(tuple(agents), models, st.rng, st.done + 1)

@@ -1,0 +1,133 @@
+"""The generic functions of ``pola_nb.generics``: declared once with a contract, a method for every
+type they serve, a clear error on any other type."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from plum import Function, NotFoundLookupError
+
+from pola_nb import generics
+from pola_nb.errors import PolaUsageError
+from pola_nb.exact.params import NeuralNet, Precond, Tabular
+from pola_nb.report import kind_of, known_kinds
+from pola_nb.results import ResultsKind, write_root_attrs
+from pola_nb.sampled.games import CoinGame, IPDHistory, SampledGame, make_game
+
+FAMILIES = (Tabular, Precond, NeuralNet)
+GAMES = (IPDHistory, CoinGame)
+KINDS = tuple(known_kinds().values())
+
+#: Each generic: the types of its first argument it must have a method for, and the types of the
+#: other arguments used to resolve that method.
+MEANT_FOR = {
+    "logits": (FAMILIES, (object,)),
+    "n_params": (FAMILIES, ()),
+    "init_params": (FAMILIES, (np.random.Generator, int)),
+    "logits_vjp": (FAMILIES, (object, object)),
+    "obs_dim": (GAMES, ()),
+    "metric_names": (GAMES, ()),
+    "reference_strategies": (GAMES, ()),
+    "reference_lines": (GAMES, ()),
+    "summary": (KINDS, (h5py.File,)),
+    "table": (KINDS, (dict,)),
+    "plot": (KINDS, (h5py.File, str)),
+    "require_complete": (KINDS, (h5py.File,)),
+}
+
+
+def _declared() -> dict[str, str | None]:
+    """Name -> docstring of every function declared in generics.py."""
+    tree = ast.parse(Path(inspect.getfile(generics)).read_text())
+    return {n.name: ast.get_docstring(n) for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_the_module_declares_generics_and_nothing_else():
+    declared = _declared()
+    public = {k: v for k, v in vars(generics).items() if not k.startswith("_")}
+    assert set(public) == set(declared) | {"dispatch", "annotations", "Dispatcher"}
+    for name in declared:
+        assert isinstance(public[name], Function), name
+
+
+@pytest.mark.parametrize("name", sorted(_declared()))
+def test_every_generic_states_its_contract(name):
+    doc = _declared()[name]
+    assert doc and len(doc.split()) >= 8, f"{name} needs a docstring with its arguments and return"
+
+
+def test_the_table_of_this_test_covers_every_generic():
+    assert set(MEANT_FOR) == set(_declared())
+
+
+@pytest.mark.parametrize("name", sorted(MEANT_FOR))
+def test_every_generic_has_a_method_for_each_type_it_serves(name):
+    types, rest = MEANT_FOR[name]
+    f = getattr(generics, name)
+    assert types, name
+    for t in types:
+        f.invoke(t, *rest)  # raises NotFoundLookupError if there is no method
+
+
+def test_every_concrete_game_and_kind_is_covered():
+    games = set(SampledGame.__subclasses__())
+    assert games == set(GAMES)
+    assert set(KINDS) == {c for c in _all_subclasses(ResultsKind) if c.__dict__.get("name")}
+    assert set(known_kinds()) == {"fig1", "fig3", "b16", "train", "fig4", "fig5", "league", "sweep"}
+
+
+def _all_subclasses(cls: type) -> set[type]:
+    out = set()
+    for c in cls.__subclasses__():
+        out |= {c} | _all_subclasses(c)
+    return out
+
+
+@pytest.mark.parametrize("call", [
+    lambda: generics.obs_dim("ipd"),
+    lambda: generics.metric_names(None),
+    lambda: generics.reference_lines(Tabular()),
+    lambda: generics.logits(IPDHistory(), 0.0),
+    lambda: generics.table(object(), {}),
+    lambda: generics.summary(IPDHistory(), None),
+])
+def test_an_unsupported_type_raises_a_lookup_error_naming_the_generic(call):
+    with pytest.raises(NotFoundLookupError) as e:
+        call()
+    name = str(e.value).split("(")[0].strip("`")
+    assert name in MEANT_FOR
+
+
+def test_kind_of_maps_the_kind_attribute_to_its_type(tmp_path):
+    for name, cls in known_kinds().items():
+        with h5py.File(tmp_path / f"{name}.h5", "w") as f:
+            write_root_attrs(f, name, {})
+            assert kind_of(f) == cls() and type(kind_of(f)) is cls
+
+
+def test_kind_of_refuses_an_unknown_kind_and_a_failed_file(tmp_path):
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        write_root_attrs(f, "zzz", {})
+        with pytest.raises(PolaUsageError, match="unknown results kind 'zzz'"):
+            kind_of(f)
+        f.attrs["kind"] = "fig1"
+        f.attrs["status"] = "failed"
+        with pytest.raises(PolaUsageError, match="marked failed"):
+            kind_of(f)
+
+
+def test_game_generics_keep_their_values():
+    ipd, coin = make_game("ipd"), make_game("coin", grid=4)
+    assert generics.obs_dim(ipd) == ipd.obs_dim == 6
+    assert generics.obs_dim(coin) == coin.obs_dim == 64
+    scores = ("score1", "score2", "vs_alld1", "vs_alld2", "vs_allc1", "vs_allc2", "vs_tft1", "vs_tft2", "wall_time")
+    assert generics.metric_names(ipd) == scores
+    assert generics.metric_names(coin) == scores + ("rr", "rb", "br", "bb", "own_coin")
+    assert list(generics.reference_lines(ipd)) == ["score_each_other", "score_vs_alld"]
+    assert list(generics.reference_lines(coin)) == ["own_coin", "score_each_other", "score_vs_alld"]
+    assert generics.reference_lines(coin)["score_vs_alld"][0] == (-0.26, "always cooperate")
