@@ -78,7 +78,7 @@ def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical():
     before = blas_thread_counts()
     limit_blas_threads(2)
     try:
-        here = [learners._agent_step(job)[0] for job in jobs]
+        here = [learners.agent_step(*job)[0] for job in jobs]
     finally:
         if before:
             limit_blas_threads(max(before))

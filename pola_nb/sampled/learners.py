@@ -220,28 +220,6 @@ def agent_step(arch: Architecture, agents: tuple[AgentParams, AgentParams], me: 
         return update(arch, agents, me, hp, rollout, rng, model), model
 
 
-def _agent_step(args):
-    return agent_step(*args)
-
-
-def update_pair(arch: Architecture, agents: tuple[AgentParams, AgentParams], hp: Hyper, rollout: Rollout,
-                rng: np.random.Generator, models: tuple[AgentParams, AgentParams] | None = None, pool=None):
-    """One simultaneous update of both agents: ``(new_agents, new_models)``.
-
-    Both agents' parts read the same start-of-update ``agents`` and get independent random streams
-    drawn from ``rng`` (:func:`pola_nb.sampled.pair_tasks.pair_jobs`), so running them in parallel
-    (``pool``: any executor with ``map``, e.g. a ``concurrent.futures`` executor or a Dask client's
-    ``get_executor()``) gives the same result as running them one after the other here. Training
-    submits the two parts as separate tasks instead (:mod:`pola_nb.sampled.training`). ``models[i]``
-    is agent i's persistent model of its opponent (POLA-OM only; else None).
-    """
-    from pola_nb.sampled.pair_tasks import assemble, pair_jobs
-
-    jobs = pair_jobs(arch, agents, hp, rollout, rng, models)
-    results = list(pool.map(_agent_step, jobs)) if pool is not None else [_agent_step(j) for j in jobs]
-    return assemble(results, hp, models)
-
-
 def lola_dice(**kw: Any) -> Hyper:
     """LOLA-DiCE = one outer step, one inner step, no KL penalties."""
     return replace(Hyper(algo="lola-dice", inner_steps=1, outer_steps=1, inner_beta=0.0, outer_beta=0.0), **kw)
