@@ -46,11 +46,12 @@ def compile_module(
     return SimpleNamespace(**out)
 
 
-KERNEL_NAMES = ("reset", "advance", "rollout")
+KERNEL_NAMES = ("reset", "advance", "rollout", "rollout_pairs")
 
 
 def compile_game_kernels(module_globals: dict, scalars: Iterable[str], target: str) -> SimpleNamespace:
-    """A game module's kernels ``reset``, ``advance``, ``rollout`` for ``target`` in {"cpu", "cuda"}.
+    """A game module's kernels ``reset``, ``advance``, ``rollout``, ``rollout_pairs`` for ``target`` in
+    {"cpu", "cuda"}.
 
     The module defines ``<name>_cpu`` (a ``prange`` loop) and ``<name>_cuda`` (a grid-stride loop)
     for each kernel name. On the CPU each kernel is a pair ``.parallel`` / ``.serial`` (the same loop

@@ -20,6 +20,7 @@ step [agent 1, agent 2, coin respawn cell]; ``u = us[t]`` (3, B) in the per-step
 Outputs: ``actions`` (T, B, 2) int8, ``rewards`` (T, B, 2) float32, ``pickups`` (T, B, 4) int8
 [RR, RB, BR, BB] (red picks red, red picks blue, blue picks red, blue picks blue),
 ``obs`` / ``obs2`` (T + 1, B, 4 N^2) float32. ``ext`` (2, B) int8: actions chosen outside.
+``rollout_pairs`` is ``rollout`` with ``s1``, ``s2`` int8 arrays (B,): a strategy id per environment.
 """
 
 from __future__ import annotations
@@ -249,6 +250,11 @@ def rollout_cpu(n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs
         coin_env_rollout(i, n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
 
 
+def rollout_pairs_cpu(n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    for i in prange(us.shape[2]):
+        coin_env_rollout(i, n, ring, centric, s1[i], s2[i], ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
+
+
 def reset_cuda(n, centric, ur, state, obs, obs2):
     for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
         coin_env_reset(i, n, centric, ur, state, obs, obs2)
@@ -262,6 +268,11 @@ def advance_cuda(t, n, ring, centric, s1, s2, ext, state, u, actions, rewards, p
 def rollout_cuda(n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
     for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
         coin_env_rollout(i, n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
+
+
+def rollout_pairs_cuda(n, ring, centric, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
+        coin_env_rollout(i, n, ring, centric, s1[i], s2[i], ur, us, actions, rewards, pickups, obs, obs2, keep_obs)
 
 
 @functools.cache

@@ -11,6 +11,7 @@ Array arguments of the kernels (T steps, B envs):
 ``us`` (T, 3, B) float32 uniforms [agent 1, agent 2, env]; ``u`` = ``us[t]`` (3, B);
 ``ext`` (2, B) int8 actions chosen outside (used where a strategy id is ``EXTERNAL``);
 ``actions`` (T, B, 2) int8; ``rewards`` (T, B, 2) float32; ``obs`` (T + 1, B, 6) float32.
+``rollout_pairs`` is ``rollout`` with ``s1``, ``s2`` int8 arrays (B,): a strategy id per environment.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def rollout_cpu(s1, s2, pay, us, actions, rewards, obs, keep_obs):
         ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs)
 
 
+def rollout_pairs_cpu(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+    for i in prange(us.shape[2]):
+        ipd_env_rollout(i, s1[i], s2[i], pay, us, actions, rewards, obs, keep_obs)
+
+
 def reset_cuda(state, obs):
     for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
         ipd_env_reset(i, state, obs)
@@ -120,6 +126,11 @@ def advance_cuda(t, s1, s2, ext, pay, state, u, actions, rewards, obs):
 def rollout_cuda(s1, s2, pay, us, actions, rewards, obs, keep_obs):
     for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
         ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs)
+
+
+def rollout_pairs_cuda(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+    for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
+        ipd_env_rollout(i, s1[i], s2[i], pay, us, actions, rewards, obs, keep_obs)
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """Tables of training runs for analysis: load many run files, aggregate over seeds, compare runs.
 
-:func:`load_runs` reads training run files (kind ``train``) and figure files (kind ``fig4``/``fig5``,
-expanded into their three run files) into one tidy :class:`pandas.DataFrame`, one row per
+:func:`load_runs` reads training run files (kind ``train``), figure files (kind ``fig4``/``fig5``,
+expanded into their three run files) and sweep indexes (``sweep.h5``, kind ``sweep``, expanded into
+the run files it lists) into one tidy :class:`pandas.DataFrame`, one row per
 (run, seed, update, metric) that the seed has reached. Its columns:
 
 - ``run`` (the run file's path as found), ``game``, ``algo``, ``preset`` ("" if none is stored);
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pola_nb.errors import is_integer, require
+from pola_nb.errors import PolaUsageError, is_integer, require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 TRAIN_KIND = "train"
 FIGURE_KINDS = ("fig4", "fig5")
+SWEEP_KIND = "sweep"
 #: Columns of the tidy table that describe the run (one value per run).
 RUN_COLUMNS = ("run", "game", "algo", "preset")
 X_AXES = {"outer_steps": "Total number of outer steps", "update": "Update",
@@ -117,9 +119,10 @@ def _read_train(f: Any, path: Path) -> Run:
 
 
 def read_runs(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Run]:
-    """Every run named by ``paths_or_globs`` (run files, and figure files expanded into their run
-    files), each file opened once; a run named twice is read once. PolaUsageError for a missing or
-    foreign file or a file of another kind."""
+    """Every run named by ``paths_or_globs`` (run files, and figure files and sweep indexes expanded
+    into their run files), each file opened once; a run named twice is read once. PolaUsageError for
+    a missing or foreign file, a file of another kind or a run file that an index lists but that
+    does not exist."""
     from pola_nb.results import open_results
     from pola_nb.sampled.report import figure_runs
 
@@ -136,9 +139,12 @@ def read_runs(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike]) -
             if kind == TRAIN_KIND:
                 runs.append(_read_train(f, path))
                 return
-            require(kind in FIGURE_KINDS and "runs" in f.attrs,
-                    f"{path} is a {kind} file; expected a training run file or a fig4/fig5 file")
-            members = list(figure_runs(f).values())
+            if kind == SWEEP_KIND:
+                members = _sweep_runs(f, path)
+            else:
+                require(kind in FIGURE_KINDS and "runs" in f.attrs, f"{path} is a {kind} file; expected a "
+                        "training run file, a fig4/fig5 file or a sweep index (sweep.h5)")
+                members = list(figure_runs(f).values())
         for p in members:
             require(p.is_file(), f"{path} lists the run file {p}, which does not exist")
             add(p)
@@ -146,6 +152,17 @@ def read_runs(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike]) -
     for p in expand_paths(paths_or_globs):
         add(p)
     return runs
+
+
+def _sweep_runs(f: Any, path: Path) -> list[Path]:
+    """The run files listed by the sweep index ``f`` (read from ``path``), relative to its folder."""
+    require("sweep_runs" in f.attrs, f"{path} is an incomplete sweep index (no sweep_runs)")
+    try:
+        entries = json.loads(f.attrs["sweep_runs"])
+        files = [str(e["file"]) for e in entries]
+    except (ValueError, TypeError, KeyError):
+        raise PolaUsageError(f"{path} is a malformed sweep index (sweep_runs)") from None
+    return [path.parent / name for name in files]
 
 
 def differing_fields(runs: Sequence[Run]) -> list[str]:
@@ -192,8 +209,9 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
 
 
 def load_runs(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """The tidy table of the runs named by ``paths_or_globs`` (paths or glob patterns of run files
-    and fig4/fig5 files). One row per (run, seed, update, metric) reached; see the module docstring."""
+    """The tidy table of the runs named by ``paths_or_globs`` (paths or glob patterns of run files,
+    fig4/fig5 files and sweep indexes). One row per (run, seed, update, metric) reached; see the
+    module docstring. A sweep's grid values are configuration columns (fields that differ)."""
     return runs_table(read_runs(paths_or_globs))
 
 

@@ -7,6 +7,11 @@ rollout of ``batch`` episodes seeded with :func:`pair_seed` ``(seed, i, j)``, so
 not depend on the other pairs and equals ``pola eval`` of the pair with that seed. A checkpoint plays
 its run's agent 1 as the row player and its run's agent 2 as the column player.
 
+The pairs are tasks (:func:`league_tasks`) submitted to an executor of
+:mod:`pola_nb.sampled.cluster` (``--cluster``/``--workers`` as in ``pola train``); the pairs of two
+fixed strategies share one kernel call, each on its own seed's uniforms, so every entry is the same
+wherever and however the pairs are played.
+
 The results file (kind ``league``) holds the agent names and groups (the run's algorithm or the
 strategy name) and N x N matrices indexed ``[row, column]``: per-step mean reward of each side, its
 standard error over episodes, and for the Coin Game the pick-up counts and own-coin proportions.
@@ -147,11 +152,10 @@ def game_settings(agents: list[LeagueAgent], game: str | None, steps: int | None
     return {"game": game, "steps": steps, "grid": grid, "cf": cf}
 
 
-def play_pair(game: Any, row: Any, col: Any, batch: int, seed: int, backend: str = "cpu") -> dict[str, Any]:
-    """One rollout of ``row`` (slot 1) vs ``col`` (slot 2): scores, standard errors, coin statistics."""
-    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
+def pair_stats(traj: Any, batch: int) -> dict[str, Any]:
+    """A pair's entries from its trajectory: scores, standard errors over episodes, coin statistics."""
+    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, scores
 
-    traj = rollout(game, row, col, batch, seed=seed, backend=backend, keep_obs=False)
     s1, s2 = scores(traj)
     per_episode = traj.rewards.mean(axis=0, dtype=np.float64)  # (B, 2)
     se = per_episode.std(axis=0, ddof=1) / np.sqrt(batch) if batch > 1 else np.full(2, np.nan)
@@ -164,52 +168,143 @@ def play_pair(game: Any, row: Any, col: Any, batch: int, seed: int, backend: str
     return out
 
 
+def play_pair(game: Any, row: Any, col: Any, batch: int, seed: int, backend: str = "cpu") -> dict[str, Any]:
+    """One rollout of ``row`` (slot 1) vs ``col`` (slot 2): scores, standard errors, coin statistics."""
+    from pola_nb.sampled.rollout import rollout
+
+    traj = rollout(game, row, col, batch, seed=seed, backend=backend, keep_obs=False)
+    return pair_stats(traj, batch)
+
+
+def play_strategy_pairs(game: Any, pairs: list[tuple[Any, Any, int]], batch: int,
+                        backend: str = "cpu") -> list[dict[str, Any]]:
+    """Several pairs of fixed strategies ``(row, col, seed)`` in one kernel call
+    (:func:`~pola_nb.sampled.rollout.rollout_strategy_pairs`); entry ``p`` equals
+    ``play_pair(game, row, col, batch, seed, backend)`` of pair ``p`` exactly."""
+    from pola_nb.sampled.rollout import rollout_strategy_pairs
+
+    return [pair_stats(t, batch) for t in rollout_strategy_pairs(game, pairs, batch, backend=backend)]
+
+
+#: Fixed-strategy pairs played in one kernel call hold at most this many environment-steps
+#: (batch x steps per pair); a pair larger than that is still one call.
+MAX_BATCHED_ENV_STEPS = 1 << 23
+
 _MATRICES = ("score_row", "score_col", "se_row", "se_col")
 _COIN_MATRICES = ("own_coin_row", "own_coin_col", "same")
 
 
+def _pinned(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` with one numba thread in the running thread (a task on a Dask worker)."""
+    from pola_nb.sampled.process import pinned_numba_threads
+
+    with pinned_numba_threads(1):
+        return fn(*args)
+
+
+def league_tasks(agents: list[LeagueAgent], game: Any, batch: int, seed: int, backend: str = "cpu",
+                 batch_strategies: bool = True) -> list[tuple[list[tuple[int, int]], Any, tuple]]:
+    """The league's work as ``(cells, fn, args)``: ``fn(*args)`` gives the entries of the ordered pairs
+    ``cells`` (a dict for one pair, a list of dicts for several). Every pair with a checkpoint is one
+    :func:`play_pair`; with ``batch_strategies`` the pairs of two fixed strategies are played together
+    by :func:`play_strategy_pairs` (in chunks of at most :data:`MAX_BATCHED_ENV_STEPS`), else one each."""
+    from pola_nb.sampled.strategies import FixedStrategy
+
+    tasks: list[tuple[list[tuple[int, int]], Any, tuple]] = []
+    fixed: list[tuple[int, int]] = []
+    for i, a in enumerate(agents):
+        for j, b in enumerate(agents):
+            if batch_strategies and isinstance(a.row, FixedStrategy) and isinstance(b.col, FixedStrategy):
+                fixed.append((i, j))
+            else:
+                tasks.append(([(i, j)], play_pair, (game, a.row, b.col, batch, pair_seed(seed, i, j), backend)))
+    per_call = max(1, MAX_BATCHED_ENV_STEPS // (batch * game.steps))
+    for k in range(0, len(fixed), per_call):
+        cells = fixed[k:k + per_call]
+        pairs = [(agents[i].row, agents[j].col, pair_seed(seed, i, j)) for i, j in cells]
+        tasks.append((cells, play_strategy_pairs, (game, pairs, batch, backend)))
+    return tasks
+
+
 def play_league(agents: list[LeagueAgent], settings: dict[str, Any], batch: int, seed: int,
-                backend: str = "cpu") -> dict[str, np.ndarray]:
-    """Every ordered pair plays once; N x N matrices (``pickups``: N x N x 4 [RR, RB, BR, BB])."""
+                backend: str = "cpu", cluster: Any = "local:1", batch_strategies: bool = True
+                ) -> dict[str, np.ndarray]:
+    """Every ordered pair plays once; N x N matrices (``pickups``: N x N x 4 [RR, RB, BR, BB]).
+
+    ``cluster``: a ``--cluster`` text or an executor opened with
+    :func:`~pola_nb.sampled.cluster.open_cluster`; every task of :func:`league_tasks` is submitted to it
+    and its entries are placed by (row, column), so the matrices do not depend on where or in which
+    order the tasks run (each pair has its own seed). On a Dask cluster a task runs with one numba
+    thread, as the training's tasks do.
+    """
     from pola_nb.sampled.games import make_game
+
+    if isinstance(cluster, str):
+        from pola_nb.sampled.cluster import open_cluster
+
+        with open_cluster(cluster) as executor:
+            return play_league(agents, settings, batch, seed, backend, executor, batch_strategies)
+    from pola_nb.sampled.cluster import InProcess
 
     game = make_game(settings["game"], steps=settings["steps"], grid=settings["grid"], cf=settings["cf"])
     n = len(agents)
     coin = settings["game"] == "coin"
     keys = _MATRICES + (_COIN_MATRICES if coin else ())
     res = {k: np.full((n, n), np.nan) for k in keys}
-    res["pair_seed"] = np.zeros((n, n), np.int64)
+    res["pair_seed"] = np.array([[pair_seed(seed, i, j) for j in range(n)] for i in range(n)], np.int64)
     if coin:
         res["pickups"] = np.zeros((n, n, 4))
-    for i, a in enumerate(agents):
-        for j, b in enumerate(agents):
-            s = pair_seed(seed, i, j)
-            r = play_pair(game, a.row, b.col, batch, s, backend)
-            res["pair_seed"][i, j] = s
+
+    def place(cells: list[tuple[int, int]], out: Any) -> None:
+        for (i, j), r in zip(cells, out if isinstance(out, list) else [out], strict=True):
             for k in keys:
                 res[k][i, j] = r[k]
             if coin:
                 res["pickups"][i, j] = r["pickups"]
+
+    tasks = league_tasks(agents, game, batch, seed, backend, batch_strategies)
+    if isinstance(cluster, InProcess):  # one task after the other, each waited for at once
+        for cells, fn, args in tasks:
+            fut = cluster.submit(fn, *args)
+            cluster.wait_any([fut])
+            place(cells, fut.result())
+        return res
+    pending: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
+    for cells, fn, args in tasks:
+        fut = cluster.submit(_pinned, fn, *args)
+        pending[id(fut)] = (fut, cells)
+    while pending:
+        for fut in cluster.wait_any([f for f, _ in pending.values()]):
+            _, cells = pending.pop(id(fut))
+            place(cells, fut.result())
     return res
 
 
 def run_league(agent_specs: list[str], out: str | Path, *, strategies: list[str] | None = None,
                game: str | None = None, batch: int = 10000, seed: int = 0, steps: int | None = None,
                grid: int | None = None, cf: float | None = None, backend: str = "cpu",
-               force: bool = False) -> dict:
-    """Validate everything, play the league and write ``out`` (kind ``league``); returns the summary."""
+               force: bool = False, cluster: Any = "local:1") -> dict:
+    """Validate everything, play the league and write ``out`` (kind ``league``); returns the summary.
+
+    ``cluster``: where the pairs are played, a ``--cluster`` text (checked with everything else
+    before anything is played or written) or an executor opened with
+    :func:`~pola_nb.sampled.cluster.open_cluster`; the results are the same everywhere.
+    """
     from pola_nb.backends import check_backend
     from pola_nb.results import atomic_results, check_output_path
+    from pola_nb.sampled.cluster import parse_cluster
 
     require_int("batch", batch, 1)
     require_int("seed", seed, 0)
     check_backend(backend)
+    if isinstance(cluster, str):
+        parse_cluster(cluster)
     check_output_path(out, force)
     specs = expand_specs([*agent_specs, *(strategies if strategies is not None else DEFAULT_STRATEGIES)])
     require(len(specs) >= 1, "no agents: pass checkpoints or strategies")
     agents = load_agents(specs)
     settings = game_settings(agents, game, steps, grid, cf)
-    res = play_league(agents, settings, batch, seed, backend)
+    res = play_league(agents, settings, batch, seed, backend, cluster)
     config = {**settings, "batch": batch, "seed": seed, "backend": backend, "agents": specs}
     with atomic_results(out, KIND, config, force=force) as f:
         str_dt = h5py.string_dtype()

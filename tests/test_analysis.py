@@ -93,6 +93,44 @@ def test_load_runs_expands_figure_files(tmp_path):
     assert sorted(set(df["run"])) == [str(tmp_path / "f_x.h5"), str(tmp_path / "f_y.h5")]
 
 
+SWEEP = """
+game = "ipd"
+algo = "pola-dice"
+preset = "quick"
+seeds = [1, 2]
+
+[set]
+hidden = 4
+steps = 5
+batch_size = 16
+outer_steps = 1
+updates = 1
+
+[grid]
+lr_in = [0.01, 0.02]
+outer_beta = [30.0]
+"""
+
+
+def test_load_runs_reads_a_sweep_index(tmp_path):
+    from pola_nb.sweep import parse_sweep, run_sweep
+
+    index = run_sweep(parse_sweep(SWEEP), tmp_path / "sw")
+    files = [tmp_path / "sw" / f"lr_in={lr}_outer_beta=30.0.h5" for lr in ("0.01", "0.02")]
+    via_index = analysis.load_runs(index)
+    direct = analysis.load_runs(files)
+    pd.testing.assert_frame_equal(via_index, direct, check_exact=True)
+    assert sorted(set(via_index["run"])) == [str(p) for p in files]
+    assert dict(via_index.groupby("run")["hp.lr_in"].first()) == {str(files[0]): 0.01, str(files[1]): 0.02}
+    assert "hp.outer_beta" not in via_index  # the same in every run: no column
+    # named twice (index and one of its files): each run once, in the index's order
+    pd.testing.assert_frame_equal(analysis.load_runs([index, files[1]]), direct, check_exact=True)
+    # a run file that the index lists but that is gone: one clear error
+    files[1].unlink()
+    with pytest.raises(PolaUsageError, match=r"sweep.h5 lists the run file .*0.02.*which does not exist"):
+        analysis.load_runs(index)
+
+
 def test_many_files_load_quickly(tmp_path):
     for i in range(100):
         _synthetic(tmp_path / f"r{i:03d}.h5", rows=5, offset=i)
@@ -160,6 +198,11 @@ def bad_inputs(tmp_path_factory):
     _synthetic(d / "ipd.h5")
     _synthetic(d / "ipd2.h5", lr_in=0.2)
     _synthetic(d / "coin.h5", game="coin")
+    from pola_nb.results import write_root_attrs
+
+    with h5py.File(d / "sweep.h5", "w") as f:  # a sweep index whose second run file is missing
+        write_root_attrs(f, "sweep", {})
+        f.attrs["sweep_runs"] = json.dumps([{"name": "ipd", "file": "ipd.h5"}, {"name": "gone", "file": "gone.h5"}])
     return d
 
 
@@ -174,6 +217,8 @@ BAD = {
     "existing figure": ["compare", "{in}/ipd.h5", "-o", "{out}/old.png"],
     "existing csv": ["compare", "{in}/ipd.h5", "-o", "{out}/old2.png", "--csv"],
     "existing export": ["export", "{in}/ipd.h5", "--csv", "{out}/old.csv"],
+    "sweep lists a missing run (export)": ["export", "{in}/sweep.h5", "--csv", "{out}/t.csv"],
+    "sweep lists a missing run (compare)": ["compare", "{in}/sweep.h5", "-o", "{out}/c.png"],
     "mixed games": ["compare", "{in}/ipd.h5", "{in}/coin.h5", "-o", "{out}/c.png", "--csv"],
     "export needs one output": ["export", "{in}/ipd.h5"],
     "export two outputs": ["export", "{in}/ipd.h5", "--csv", "{out}/t.csv", "--parquet", "{out}/t.parquet"],

@@ -233,6 +233,15 @@ for fig in ("fig4", "fig5"):
     case(f"{fig} default out exists", ["reproduce", fig], {f"results/{fig}_quick.h5": "old"})
     case(f"{fig} default out, bad seeds", ["reproduce", fig, "--seeds", "x"])
 
+# pola league: --cluster / --workers as in pola train, refused before anything is played or written
+LEAGUE = ["league", "{in}/run_ipd.h5", "--strategies", "alld", "--batch-size", "4", "--out", "{out}/l.h5"]
+bad_values("league", LEAGUE, "--workers", ["0", "-1", "x"])
+bad_values("league", LEAGUE, "--cluster", ["", "local:0", "local:x", "tcp://host", "udp://host:80",
+                                           "{out}/missing.json", "{in}/garbage.json", "{in}/no_address.json",
+                                           "{in}/unreachable.json", "tcp://127.0.0.1:1"])
+case("league --cluster and --workers", [*LEAGUE, "--cluster", "local:2", "--workers", "2"])
+case("league bad cluster, out exists", [*LEAGUE, "--force", "--cluster", "local:0"], {"l.h5": "old"})
+
 # pola eval (writes no file; the same rules for its input)
 case("eval unknown game", ["eval", "chess", "--agent1", "tft", "--agent2", "alld"])
 case("eval missing agent", ["eval", "ipd", "--agent1", "tft"])

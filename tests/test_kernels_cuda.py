@@ -112,13 +112,15 @@ PTX_SCRIPT = textwrap.dedent("""
         dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(8, 0))
     f1, f2, f3 = types.float32[::1], types.float32[:, ::1], types.float32[:, :, ::1]
     i8_2, i8_3, i32_1, i32_2 = types.int8[:, ::1], types.int8[:, :, ::1], types.int32[::1], types.int32[:, ::1]
-    i64, b = types.int64, types.boolean
+    i64, b, s8 = types.int64, types.boolean, types.int8[::1]
     ck, ik = coin.kernels("cuda"), ipd.kernels("cuda")
     sigs = [
         (ck.rollout, (i64, i32_1, b, i64, i64, f2, f3, i8_3, f3, i8_3, f3, f3, b)),
         (ck.reset, (i64, b, f2, i32_2, f3, f3)),
         (ck.advance, (i64, i64, i32_1, b, i64, i64, i8_2, i32_2, f2, i8_3, f3, i8_3, f3, f3)),
+        (ck.rollout_pairs, (i64, i32_1, b, s8, s8, f2, f3, i8_3, f3, i8_3, f3, f3, b)),
         (ik.rollout, (i64, i64, f1, f3, i8_3, f3, f3, b)),
+        (ik.rollout_pairs, (s8, s8, f1, f3, i8_3, f3, f3, b)),
         (ik.reset, (i32_2, f3)),
         (ik.advance, (i64, i64, i64, i8_2, f1, i32_2, f2, i8_3, f3, f3)),
     ]

@@ -125,6 +125,131 @@ def test_cli_expands_seeds_and_globs_then_summary_and_plot(runs, tmp_path, capsy
     assert out.with_suffix(".png").is_file()
 
 
+# ------------------------------------------------------------------------------------------------ batched strategies
+
+
+@pytest.mark.parametrize("game_name", ["ipd", "coin"])
+def test_strategy_pairs_in_one_call_equal_their_own_rollouts(game_name):
+    from pola_nb.sampled.rollout import rollout, rollout_strategy_pairs
+
+    game = make_game(game_name, steps=7, grid=3)
+    names = ["alld", "allc", "tft", "random"]
+    pairs = [(a, b, 100 + 4 * i + j) for i, a in enumerate(names) for j, b in enumerate(names)]
+    batched = rollout_strategy_pairs(game, pairs, 33)
+    assert len(batched) == len(pairs)
+    for (a, b, s), t in zip(pairs, batched, strict=True):
+        want = rollout(game, a, b, 33, seed=s, keep_obs=False)
+        for name in ("actions", "rewards", "pickups"):
+            got, ref = getattr(t, name), getattr(want, name)
+            if ref is None:
+                assert got is None
+            else:
+                assert got.flags.c_contiguous
+                np.testing.assert_array_equal(got, ref, err_msg=f"{a} vs {b} {name}")
+
+
+CUDA_PAIRS_SCRIPT = """
+import os, sys
+import numpy as np
+import pola_nb.backends
+from pola_kernels import config
+from pola_nb.sampled.games import make_game
+from pola_nb.sampled.rollout import rollout_strategy_pairs
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":  # the simulator's device has no name
+    pola_nb.backends.cuda_status = lambda: "available (numba CUDA simulator)"
+config.THREADS_PER_BLOCK, config.MAX_BLOCKS = 4, 3
+out = {}
+for g in ("ipd", "coin"):
+    pairs = [("tft", "random", 1), ("allc", "alld", 2), ("random", "tft", 3)]
+    for p, t in enumerate(rollout_strategy_pairs(make_game(g, steps=4, grid=3), pairs, 6, backend="cuda")):
+        out[f"{g}_{p}"] = t.rewards
+        if t.pickups is not None:
+            out[f"{g}_{p}_pickups"] = t.pickups
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_strategy_pairs_on_cuda_equal_cpu_rollouts(tmp_path):
+    """The CUDA ``rollout_pairs`` kernels (numba's simulator unless POLA_TEST_REAL_CUDA=1) give each
+    pair the CPU rollout of that pair alone."""
+    import os
+    import subprocess
+    import sys
+
+    from pola_nb.sampled.rollout import rollout
+
+    env = dict(os.environ)
+    if os.environ.get("POLA_TEST_REAL_CUDA") != "1":
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    out = tmp_path / "out.npz"
+    proc = subprocess.run([sys.executable, "-c", CUDA_PAIRS_SCRIPT, str(out)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = dict(np.load(out))
+    for g in ("ipd", "coin"):
+        for p, (a, b, s) in enumerate([("tft", "random", 1), ("allc", "alld", 2), ("random", "tft", 3)]):
+            want = rollout(make_game(g, steps=4, grid=3), a, b, 6, seed=s, keep_obs=False)
+            np.testing.assert_array_equal(got[f"{g}_{p}"], want.rewards, err_msg=f"{g} {a} vs {b}")
+            if want.pickups is not None:
+                np.testing.assert_array_equal(got[f"{g}_{p}_pickups"], want.pickups)
+
+
+def _league_arrays(path: Path) -> dict[str, np.ndarray]:
+    with h5py.File(path) as f:
+        return {k: f[k][()] for k in f}
+
+
+def _assert_same_league(a: Path, b: Path) -> None:
+    x, y = _league_arrays(a), _league_arrays(b)
+    assert set(x) == set(y)
+    for k in x:
+        np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+
+@pytest.mark.parametrize("game_name", ["ipd", "coin"])
+def test_batched_strategy_pairs_equal_pair_by_pair(game_name, runs, monkeypatch):
+    """The pairs of two strategies share kernel calls (several: a small chunk limit here), and every
+    entry equals the league played pair by pair, bit for bit."""
+    from importlib import import_module
+
+    import pola_nb.league as league
+
+    rollout_module = import_module("pola_nb.sampled.rollout")
+
+    spec = str(runs / ("coin.h5" if game_name == "coin" else "ipd_a.h5@1"))
+    agents = league.load_agents(league.expand_specs([spec, "alld", "allc", "tft", "random"]))
+    settings = league.game_settings(agents, None, None, None, None)
+    game = make_game(game_name, steps=settings["steps"], grid=settings["grid"], cf=settings["cf"])
+    monkeypatch.setattr(league, "MAX_BATCHED_ENV_STEPS", 5 * 40 * game.steps)  # 5 pairs per call
+    tasks = league.league_tasks(agents, game, 40, 9)
+    assert sorted(len(cells) for cells, _, _ in tasks) == [1] * 9 + [1, 5, 5, 5]  # 9 with the checkpoint
+    one_by_one = league.play_league(agents, settings, 40, 9, batch_strategies=False)
+    calls = []
+    real = rollout_module.rollout
+    monkeypatch.setattr(rollout_module, "rollout", lambda *a, **k: calls.append(a[1:3]) or real(*a, **k))
+    batched = league.play_league(agents, settings, 40, 9)
+    assert len(calls) == 9  # only the pairs with the checkpoint were rolled out one by one
+    assert set(batched) == set(one_by_one)
+    for k in batched:
+        np.testing.assert_array_equal(batched[k], one_by_one[k], err_msg=k)
+    assert not np.isnan(batched["score_row"]).any()
+
+
+# ------------------------------------------------------------------------------------------------ cluster
+
+
+def test_league_on_a_local_dask_cluster_equals_in_process(runs, tmp_path, capsys):
+    args = [f"{runs}/ipd_a.h5@*", f"{runs}/ipd_b.h5", "--batch-size", "24", "--seed", "5", "--json"]
+    code, _, err = _cli(["league", *args, "--out", tmp_path / "here.h5"], capsys)
+    assert code == 0, err
+    code, stdout, err = _cli(["league", *args, "--cluster", "local:2", "--out", tmp_path / "dask.h5"], capsys)
+    assert code == 0, err
+    assert len(json.loads(stdout)["agents"]) == 7
+    _assert_same_league(tmp_path / "here.h5", tmp_path / "dask.h5")
+    with h5py.File(tmp_path / "dask.h5") as f:
+        assert not np.isnan(f["score_row"][()]).any()
+
+
 # ------------------------------------------------------------------------------------------------ bad input
 
 
@@ -144,9 +269,16 @@ def test_cli_expands_seeds_and_globs_then_summary_and_plot(runs, tmp_path, capsy
     ["--game", "ipd", "--seed", "-1"],
     ["--game", "ipd", "--strategies", "alld,nice"],
     ["--game", "ipd", "--out", "{out}/old.h5"],
+    ["--game", "ipd", "--workers", "0"],
+    ["--game", "ipd", "--cluster", "local:0"],
+    ["--game", "ipd", "--cluster", "tcp://host"],
+    ["--game", "ipd", "--cluster", "{out}/missing.json"],
+    ["--game", "ipd", "--cluster", "local:2", "--workers", "2"],
+    ["--game", "ipd", "--cluster", "tcp://127.0.0.1:1"],
 ], ids=["unknown-spec", "missing-file", "glob-no-match", "missing-update", "missing-seed", "bad-seed",
         "mixed-games", "game-mismatch", "unknown-game", "no-game", "batch-0", "batch-neg", "seed-neg",
-        "unknown-strategy", "existing-output"])
+        "unknown-strategy", "existing-output", "workers-0", "cluster-local-0", "cluster-no-port",
+        "cluster-missing-file", "cluster-and-workers", "cluster-unreachable"])
 def test_bad_input_is_refused(args, runs, tmp_path, capsys, monkeypatch):
     from importlib import import_module
 
@@ -156,6 +288,8 @@ def test_bad_input_is_refused(args, runs, tmp_path, capsys, monkeypatch):
         raise AssertionError("the league started playing on invalid input")
 
     monkeypatch.setattr(rollout, "rollout", started)
+    monkeypatch.setattr(rollout, "rollout_strategy_pairs", started)
+    monkeypatch.setattr(import_module("pola_nb.sampled.cluster"), "CONNECT_TIMEOUT_S", 1.0)
     (tmp_path / "old.h5").write_bytes(b"old")
     argv = ["league", *[a.replace("{in}", str(runs)).replace("{out}", str(tmp_path)) for a in args]]
     if "--out" not in argv:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 
 
 @app.command()
-def export(runs: list[Path] = typer.Argument(..., help="Run files or fig4/fig5 files (.h5)."),
+def export(runs: list[Path] = typer.Argument(..., help="Run files, fig4/fig5 files or sweep indexes (sweep.h5)."),
            csv: Path = typer.Option(None, "--csv", help="Write the tidy table as CSV here."),
            parquet: Path = typer.Option(None, "--parquet",
                                  help="Write the tidy table as Parquet here (needs pyarrow)."),
@@ -24,7 +24,8 @@ def export(runs: list[Path] = typer.Argument(..., help="Run files or fig4/fig5 f
 
 
 @app.command()
-def compare(runs: list[Path] = typer.Argument(..., help="Run files or fig4/fig5 files (.h5) of one game."),
+def compare(runs: list[Path] = typer.Argument(..., help="Run files, fig4/fig5 files or sweep indexes (sweep.h5) "
+                                                    "of one game."),
             out: Path = typer.Option(..., "--out", "-o", help="Figure to write (.png, .pdf, ...)."),
             metric: str = typer.Option("score_each_other,score_vs_alld", "--metric",
                                        help="Comma-separated metrics, one panel each."),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 
 
 @app.command("league")
@@ -24,14 +24,20 @@ def league_command(
     grid: int = typer.Option(None, "--grid", help="Coin Game grid size (default: the checkpoints', else 3)."),
     cf: float = typer.Option(None, "--cf", help="IPD contribution factor (default: the checkpoints', else 1.33)."),
     backend: str = typer.Option("cpu", "--backend", help="cpu or cuda."),
+    cluster: str = typer.Option(None, "--cluster", help="Where the pairs are played: local (this process), "
+                                "local:N (N Dask worker processes), tcp://HOST:PORT (a Dask scheduler) or a "
+                                "scheduler file (JSON). Default local:1; the results are the same."),
+    workers: int = typer.Option(None, "--workers", help="N: the same as --cluster local:N."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing results file."),
 ) -> None:
     """Play every ordered pair of agents; store scores (and coin statistics) per pair."""
     from pola_nb.generics import table
     from pola_nb.league import LeagueResults, run_league
+    from pola_nb.sampled.cluster import cluster_option
 
+    where = cluster_option(cluster, workers)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     s = run_league(list(agents or []), out, strategies=names, game=game, batch=batch, seed=seed, steps=steps,
-                   grid=grid, cf=cf, backend=backend, force=force)
+                   grid=grid, cf=cf, backend=backend, force=force, cluster=where)
     print(json.dumps(s) if as_json else f"{table(LeagueResults(), s)}\nwrote {out}")

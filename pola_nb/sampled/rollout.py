@@ -17,6 +17,8 @@ or any object with two methods (a learned policy's sampler, e.g. a GRU that keep
 ``obs`` to its cell and keeps the carry between calls. When both agents are fixed strategies the
 whole rollout is one kernel call (the fast path); otherwise the driver calls ``act`` of each
 learned agent and then one step kernel per time step (fixed strategies still act in the kernel).
+:func:`rollout_strategy_pairs` plays several pairs of fixed strategies, each with its own seed, in
+one kernel call (a strategy id per environment); each pair's trajectory equals its own rollout.
 
 Random numbers
 --------------
@@ -131,6 +133,10 @@ class _IPDOps:
         self.be.launch(self.k.rollout, us.shape[2], s1, s2, self.pay, us, actions, rewards, obs, keep_obs,
                        steps=us.shape[0])
 
+    def fused_pairs(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+        self.be.launch(self.k.rollout_pairs, us.shape[2], s1, s2, self.pay, us, actions, rewards, obs, keep_obs,
+                       steps=us.shape[0])
+
     def reset(self, ur, state, obs, obs2):
         self.be.launch(self.k.reset, state.shape[1], state, obs)
 
@@ -154,6 +160,10 @@ class _CoinOps:
 
     def fused(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
         self.be.launch(self.k.rollout, us.shape[2], self.n, self.ring, self.centric, s1, s2, ur, us,
+                       actions, rewards, pickups, obs, obs2, keep_obs, steps=us.shape[0])
+
+    def fused_pairs(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+        self.be.launch(self.k.rollout_pairs, us.shape[2], self.n, self.ring, self.centric, s1, s2, ur, us,
                        actions, rewards, pickups, obs, obs2, keep_obs, steps=us.shape[0])
 
     def reset(self, ur, state, obs, obs2):
@@ -225,6 +235,50 @@ def rollout(game: Game, agent1: Any, agent2: Any, batch: int, steps: int | None 
     host_obs2 = (be.to_host(obs2) if two_views else host_obs) if keep_obs else None
     return Trajectory(game=game, obs=host_obs, obs2=host_obs2, actions=be.to_host(actions),
                       rewards=be.to_host(rewards), pickups=be.to_host(pickups) if ops.has_pickups else None)
+
+
+def rollout_strategy_pairs(game: Game, pairs: list[tuple[Any, Any, int | np.random.Generator]], batch: int,
+                           steps: int | None = None, backend: str = "cpu") -> list[Trajectory]:
+    """Several pairs of fixed strategies in one kernel call: ``pairs`` holds ``(agent1, agent2, seed)``
+    (strategy names or :class:`FixedStrategy`); returns one trajectory per pair, without observations.
+
+    Pair ``p`` plays environments ``p * batch .. (p + 1) * batch - 1`` of one ``rollout_pairs`` launch
+    (a strategy id per environment) on the uniforms that ``seed`` draws for it alone, so its trajectory
+    equals ``rollout(game, agent1, agent2, batch, steps, seed, backend, keep_obs=False)`` exactly.
+    """
+    from pola_kernels import get_backend
+
+    steps = game.steps if steps is None else steps
+    for what, v in (("batch", batch), ("steps", steps)):
+        require(isinstance(v, int | np.integer) and v > 0, f"{what} must be a positive integer, got {v!r}")
+    require(len(pairs) > 0, "no pairs to play")
+    batch, steps = int(batch), int(steps)
+    sides = [(_as_agent(a), _as_agent(b)) for a, b, _ in pairs]
+    require(all(isinstance(a, FixedStrategy) and isinstance(b, FixedStrategy) for a, b in sides),
+            "rollout_strategy_pairs plays fixed strategies only")
+    be = get_backend(check_backend(backend))
+    ops = _ops(game, be)
+    drawn = [draw_uniforms(game, batch, steps, make_rng(seed)) for _, _, seed in pairs]
+    envs = len(pairs) * batch
+    ur = be.to_device(np.concatenate([u for u, _ in drawn], axis=1))
+    us = be.to_device(np.concatenate([u for _, u in drawn], axis=2))
+    del drawn
+    s1 = be.to_device(np.repeat(np.array([a.sid for a, _ in sides], np.int8), batch))
+    s2 = be.to_device(np.repeat(np.array([b.sid for _, b in sides], np.int8), batch))
+    actions = be.empty((steps, envs, 2), np.int8)
+    rewards = be.empty((steps, envs, 2), np.float32)
+    pickups = be.empty((steps, envs, 4) if ops.has_pickups else (1, 1, 4), np.int8)
+    obs = be.empty((1, 1, obs_dim(game)), np.float32)
+    ops.fused_pairs(s1, s2, ur, us, actions, rewards, pickups, obs, obs, False)
+    actions, rewards = be.to_host(actions), be.to_host(rewards)
+    pickups = be.to_host(pickups) if ops.has_pickups else None
+    out = []
+    for p in range(len(pairs)):
+        part = slice(p * batch, (p + 1) * batch)
+        out.append(Trajectory(game=game, obs=None, obs2=None, actions=np.ascontiguousarray(actions[:, part]),
+                              rewards=np.ascontiguousarray(rewards[:, part]),
+                              pickups=None if pickups is None else np.ascontiguousarray(pickups[:, part])))
+    return out
 
 
 def _step_loop(ops, be, agents, sids, steps, batch, ur, us, u_step, actions, rewards, pickups, obs, obs2,
