@@ -1,4 +1,5 @@
-"""The ``pola`` command line. Each command group lives in its own module and registers on ``app``.
+"""The ``pola`` command line. Each command group lives in its own module and registers on ``app``
+(:mod:`pola_nb.cli.app`).
 
 :func:`main` is the console entry point: it turns :class:`~pola_nb.errors.PolaUsageError` and click's
 usage errors into one line on stderr with exit status 2, never a traceback.
@@ -7,19 +8,6 @@ usage errors into one line on stderr with exit status 2, never a traceback.
 from __future__ import annotations
 
 import sys
-
-import typer
-
-from pola_nb.errors import PolaUsageError
-
-app = typer.Typer(
-    name="pola",
-    help="Opponent shaping: POLA, LOLA and friends. Reproduce the paper, train, evaluate, plot.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # help texts show [brackets] literally
-)
 
 # Command modules register themselves on `app` when imported (one line per module).
 from pola_nb.cli import (  # noqa: E402,F401
@@ -33,14 +21,8 @@ from pola_nb.cli import (  # noqa: E402,F401
     sweep_cmd,
     train_cmd,
 )
-
-
-def tune_for_training() -> None:
-    """Process-wide settings of a command that runs updates (one BLAS and one numba thread, freed
-    memory kept): set here, at the command line's entry, never by the library on its own."""
-    from pola_nb.sampled.process import training_process
-
-    training_process()
+from pola_nb.cli.app import app, tune_for_training  # noqa: F401  (re-exported: pola_nb.cli.app)
+from pola_nb.errors import PolaUsageError
 
 
 def fail(message: str) -> None:

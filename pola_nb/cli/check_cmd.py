@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 
 
 @app.command("check-estimator")
@@ -22,7 +22,7 @@ def check_estimator_cmd(
     Prints the cosine between the sampled and the exact policy gradients (``grad_cosine``) and
     between the sampled and the exact LOLA opponent-shaping terms (``lola_term_cosine``).
     """
-    from pola_nb.cli import tune_for_training
+    from pola_nb.cli.app import tune_for_training
 
     tune_for_training()
     from pola_nb.errors import require_int, require_real

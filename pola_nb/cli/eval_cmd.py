@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 
 
 def _table(r: dict) -> str:

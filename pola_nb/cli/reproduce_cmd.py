@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 from pola_nb.cli.options import setting_options, with_options
 from pola_nb.errors import PolaUsageError, require
 
@@ -120,7 +120,7 @@ def _log(quiet: bool):
 
 def _sampled(fig: str, preset: str, seeds: str | None, out: Path | None, force: bool, resume: bool,
              cluster: str | None, workers: int | None, quiet: bool) -> None:
-    from pola_nb.cli import tune_for_training
+    from pola_nb.cli.app import tune_for_training
     from pola_nb.cli.train_cmd import parse_seeds
     from pola_nb.reproduce import figure_table, sampled_figure
 
@@ -160,7 +160,7 @@ def all_figures(
 ) -> None:
     """Every figure (1, 3, B.1.6, 4, 5), a league of the Figure 4 agents, and report.md with the tables,
     figures, commit, versions, machine, load and wall times."""
-    from pola_nb.cli import tune_for_training
+    from pola_nb.cli.app import tune_for_training
 
     tune_for_training()
     from pola_nb.cli.train_cmd import parse_seeds

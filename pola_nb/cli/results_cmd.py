@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 
 
 def _check_image_path(png: Path, results: Path) -> None:

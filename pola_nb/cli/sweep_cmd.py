@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 
 
 def log_progress(sweep) -> object:
@@ -40,7 +40,7 @@ def sweep_command(
     Everything is checked before OUT is created or changed. OUT/sweep.h5 lists the runs;
     ``pola summary OUT/sweep.h5`` reports the final metrics of each.
     """
-    from pola_nb.cli import tune_for_training
+    from pola_nb.cli.app import tune_for_training
 
     tune_for_training()
     from pola_nb.cli.train_cmd import opened_cluster

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from pola_nb.cli import app
+from pola_nb.cli.app import app
 from pola_nb.cli.options import option_name, setting_options, with_options
 from pola_nb.sampled.config import Hyper, RunConfig
 
@@ -71,7 +71,7 @@ def train_command(
     --resume the configuration stored in OUT is used and the run continues where it stopped;
     --updates N with --resume extends a run to N updates.
     """
-    from pola_nb.cli import tune_for_training
+    from pola_nb.cli.app import tune_for_training
 
     tune_for_training()
     from pola_nb.errors import require
