@@ -59,3 +59,12 @@ def _observation(p1: int, p2: int) -> np.ndarray:
 # Observation seen in each of the 5 states (rows in STATES order), shape (5, OBS_DIM).
 STATE_OBSERVATIONS = np.array([_observation(*divmod(s, 2)) for s in range(4)]
                               + [_observation(START_SLOT, START_SLOT)])
+
+
+def observed_states(obs: np.ndarray) -> np.ndarray:
+    """Memory-one states of observations ``(..., OBS_DIM)`` as one-hots ``(..., 5)`` float32, in
+    the order of ``STATES`` (DD, DC, CD, CC, start)."""
+    obs = np.asarray(obs)
+    start = obs[..., START_SLOT] > 0.5
+    idx = np.where(start, START, 2 * (obs[..., 1] > 0.5) + (obs[..., 3 + 1] > 0.5))
+    return np.eye(len(STATES), dtype=np.float32)[idx]

@@ -8,12 +8,12 @@ import pytest
 from autograd import grad
 from autograd.test_util import check_grads
 
+from pola_nb.ipd_rules import observed_states
 from pola_nb.sampled.policies import (
     FeedForwardNet,
     GRUNet,
     MemoryOneTable,
     PolicySampler,
-    ipd_state_onehot,
     make_architecture,
     policy_log_probs,
     taken,
@@ -107,7 +107,7 @@ def test_memory_one_states():
     # [onehot3(a1), onehot3(a2)] with slots (D, C, start)
     obs = np.array([[1, 0, 0, 1, 0, 0], [1, 0, 0, 0, 1, 0], [0, 1, 0, 1, 0, 0], [0, 1, 0, 0, 1, 0],
                     [0, 0, 1, 0, 0, 1]], np.float32)
-    np.testing.assert_array_equal(ipd_state_onehot(obs), np.eye(5))
+    np.testing.assert_array_equal(observed_states(obs), np.eye(5))
 
 
 @pytest.mark.parametrize("layers", [1, 2])

@@ -33,6 +33,7 @@ from autograd.tracer import getval
 from pola_kernels import gru as kernels
 
 from pola_nb.errors import require, require_int
+from pola_nb.ipd_rules import OBS_DIM, observed_states
 from pola_nb.numerics import sigmoid
 from pola_nb.sampled.fused import gru_gates, mm_into, mm_known, mm_nn
 from pola_nb.sampled.scan import gru_scan
@@ -228,38 +229,24 @@ class GRUNet(Net):
                 "layers_before_gru": self.layers_before_gru}
 
 
-IPD_OBS_DIM = 6
-
-
-def ipd_state_onehot(obs: np.ndarray) -> np.ndarray:
-    """Memory-one state of IPD observations ``(..., 6)`` as a one-hot ``(..., 5)`` float32.
-
-    State order DD, DC, CD, CC, start (agent 1 first, C = action 1), as in the exact IPD.
-    """
-    obs = np.asarray(obs)
-    start = obs[..., 2] > 0.5
-    idx = np.where(start, 4, 2 * (obs[..., 1] > 0.5) + (obs[..., 4] > 0.5))
-    return np.eye(5, dtype=F32)[idx]
-
-
 @dataclass(frozen=True)
 class MemoryOneTable(Net):
     """Tabular policy/value on the IPD: one output row per previous joint action (and start)."""
 
     n_out: int = 2
-    n_in: int = IPD_OBS_DIM
+    n_in: int = OBS_DIM
 
     def __post_init__(self) -> None:
-        require(self.n_in == IPD_OBS_DIM, "the memory-one table only works on the IPD (6-dim observations)")
+        require(self.n_in == OBS_DIM, "the memory-one table only works on the IPD (6-dim observations)")
 
     def init(self, rng: np.random.Generator) -> Params:
         return {"table": np.zeros((5, self.n_out), F32)}
 
     def step(self, params: Params, carry, x):
-        return mm(ipd_state_onehot(x), params["table"]), None
+        return mm(observed_states(x), params["table"]), None
 
     def sequence(self, params: Params, obs, known: Recording | None = None):
-        return mm(ipd_state_onehot(obs), params["table"])
+        return mm(observed_states(obs), params["table"])
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "memory-one", "n_in": self.n_in, "n_out": self.n_out}
