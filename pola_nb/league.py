@@ -357,6 +357,15 @@ def table(kind: LeagueResults, s: dict) -> str:
     return "\n".join(lines)
 
 
+def short_label(name: str, group: str) -> str:
+    """A heatmap label: ``"pola-dice #0"`` for a checkpoint ``RUN.h5@0`` of group ``pola-dice`` (with
+    ``:update`` when one was given), the name itself for a strategy."""
+    if not is_checkpoint(name):
+        return name
+    _, update, seed = _split_spec(name)
+    return f"{group} #{seed.lstrip('@') or '0'}{update}"
+
+
 @dispatch
 def plot(kind: LeagueResults, f: h5py.File, png: str | Path) -> None:
     """Heatmap of the row player's per-step score against each column player."""
@@ -365,14 +374,19 @@ def plot(kind: LeagueResults, f: h5py.File, png: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = _strings(f["agents"])
+    names, groups = _strings(f["agents"]), _strings(f["groups"])
+    labels = [short_label(name, group) for name, group in zip(names, groups, strict=True)]
     m = f["score_row"][()]
     n = len(names)
-    size = max(4.0, 0.5 * n + 2)
+    size = max(4.0, 0.45 * n + 2.5)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     im = ax.imshow(m, cmap="viridis")
-    ax.set_xticks(range(n), names, rotation=90, fontsize=7)
-    ax.set_yticks(range(n), names, fontsize=7)
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    for k in range(1, n):  # lines between algorithm groups
+        if groups[k] != groups[k - 1]:
+            ax.axhline(k - 0.5, color="white", lw=1.5)
+            ax.axvline(k - 0.5, color="white", lw=1.5)
     ax.set_xlabel("column player")
     ax.set_ylabel("row player")
     ax.set_title(f"League ({json.loads(f.attrs['config'])['game']}): row player's per-step score")

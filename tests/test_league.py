@@ -300,3 +300,12 @@ def test_bad_input_is_refused(args, runs, tmp_path, capsys, monkeypatch):
     assert stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.h5"]
     assert (tmp_path / "old.h5").read_bytes() == b"old"
+
+
+def test_heatmap_labels_are_short():
+    from pola_nb.league import short_label
+
+    assert short_label("/a/long/path/run_pola-dice.h5@2", "pola-dice") == "pola-dice #2"
+    assert short_label("run.h5:5@1", "lola-dice") == "lola-dice #1:5"
+    assert short_label("run.h5", "pola-om") == "pola-om #0"
+    assert short_label("alld", "alld") == "alld"
