@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pola_nb.errors import is_integer, require, require_int, require_real
+from pola_nb.errors import PolaUsageError, is_integer, require, require_int, require_real
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,19 @@ def check_settings(obj: Any) -> None:
         if rng.choices is not None:
             require(value in rng.choices,
                     f"{name} must be one of {', '.join(repr(c) for c in rng.choices if c != '')}, got {value!r}")
+
+
+def toml_loads(text: str, malformed: str) -> dict[str, Any]:
+    """Parse TOML text (stdlib ``tomllib``, or ``tomli`` on Python 3.10); PolaUsageError
+    ``"<malformed> (<what is wrong>)"`` if it is not valid TOML."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise PolaUsageError("reading TOML files needs Python 3.11 or the tomli package") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise PolaUsageError(f"{malformed} ({' '.join(str(e).split())})") from None

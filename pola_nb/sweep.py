@@ -29,6 +29,7 @@ from pola_nb.results import ResultsKind, atomic_results, check_output_path, open
 from pola_nb.runfile import stored_config
 from pola_nb.sampled.config import RunConfig, preset_config
 from pola_nb.sampled.training import prepare_run, train
+from pola_nb.settings import toml_loads
 
 KIND = "sweep"
 INDEX = "sweep.h5"
@@ -64,20 +65,6 @@ class Sweep:
     runs: tuple[SweepRun, ...]
 
 
-def _toml_loads(text: str) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise PolaUsageError("reading sweep files needs Python 3.11 or the tomli package") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise PolaUsageError(f"malformed sweep file ({' '.join(str(e).split())})") from None
-
-
 def _value_text(v: Any) -> str:
     text = ("true" if v else "false") if isinstance(v, bool) else str(v)
     return re.sub(r"[^A-Za-z0-9.+-]", "-", text)
@@ -86,7 +73,7 @@ def _value_text(v: Any) -> str:
 def parse_sweep(text: str) -> Sweep:
     """The sweep described by the TOML ``text``, every run's configuration built (PolaUsageError if
     anything is malformed, unknown or invalid)."""
-    d = _toml_loads(text)
+    d = toml_loads(text, "malformed sweep file")
     unknown = sorted(set(d) - set(TOP_KEYS))
     require(not unknown, f"unknown key(s) in the sweep file: {', '.join(unknown)}; "
             f"expected {', '.join(TOP_KEYS)}")

@@ -19,7 +19,7 @@ from typing import Any
 from pola_nb.backends import BACKENDS
 from pola_nb.errors import PolaUsageError, require, require_int
 from pola_nb.sampled.policies import Architecture, make_architecture
-from pola_nb.settings import check_settings, setting
+from pola_nb.settings import check_settings, setting, toml_loads
 
 GAMES = ("ipd", "coin")
 ALGOS = ("lola-dice", "pola-dice", "pola-om")
@@ -134,7 +134,6 @@ class RunConfig:
         return make_architecture(self.policy, g.obs_dim, g.n_actions, self.hidden, self.layers_before_gru)
 
 
-
 # ------------------------------------------------------------------------------------------------ presets
 
 _COMMON = dict(gamma=0.96, gae_lambda=1.0)
@@ -196,13 +195,8 @@ def preset_config(game: str, algo: str, preset: str = "paper", **overrides: Any)
     require(algo in ALGOS, f"unknown algorithm {algo!r}; choose one of {', '.join(ALGOS)}")
     require(preset in PRESETS, f"unknown preset {preset!r}; choose paper or quick")
     base = dict(PRESETS[preset][(game, algo)])
-    hp = dict(_COMMON, **base.pop("hp"), algo=algo)
-    hp_names = set(Hyper.__dataclass_fields__)
-    top: dict[str, Any] = {}
-    for k, v in overrides.items():
-        if v is None:
-            continue
-        (hp if k in hp_names else top)[k] = v
+    hp_overrides, top = split_settings(overrides)
+    hp = {**_COMMON, **base.pop("hp"), "algo": algo, **hp_overrides}
     base.update(top)
     base.setdefault("preset", preset)
     try:
@@ -226,8 +220,6 @@ def extended(cfg: RunConfig, updates: int | None, path: Path) -> RunConfig:
         return cfg
     require(updates > cfg.updates, f"--updates can only extend the run ({path} has {cfg.updates})")
     return replace(cfg, updates=updates)
-
-
 
 
 # ------------------------------------------------------------------------------------------------ TOML files
@@ -271,14 +263,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 def parse_toml(text: str, source: str = "the configuration") -> dict[str, Any]:
     """TOML text of a (possibly partial) configuration -> a flat dict of settings (see :func:`read_toml`)."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise PolaUsageError(f"{source} is not valid TOML: {e}") from None
+    data = toml_loads(text, f"{source} is not valid TOML")
     hp = data.pop("hp", {})
     require(isinstance(hp, dict), f"{source}: hp must be a table ([hp])")
     top_names = {f.name for f in fields(RunConfig)} - {"hp"}
@@ -292,13 +277,24 @@ def parse_toml(text: str, source: str = "the configuration") -> dict[str, Any]:
     return flat
 
 
+def split_settings(flat: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(learner's, run's)`` settings of a flat dict: :class:`Hyper` field names go to the first.
+    ``None`` values (options not given) are left out."""
+    hp_names = {f.name for f in fields(Hyper)}
+    hp: dict[str, Any] = {}
+    top: dict[str, Any] = {}
+    for k, v in flat.items():
+        if v is not None:
+            (hp if k in hp_names else top)[k] = v
+    return hp, top
+
+
 def config_from_settings(flat: dict[str, Any]) -> RunConfig:
     """A configuration from a flat dict of settings (hyperparameter names go into ``hp``); the
     fields not given keep their dataclass defaults. PolaUsageError for a bad name or value."""
-    hp_names = {f.name for f in fields(Hyper)}
+    hp, top = split_settings(flat)
     try:
-        hp = Hyper(**{k: v for k, v in flat.items() if k in hp_names})
-        return RunConfig(hp=hp, **{k: v for k, v in flat.items() if k not in hp_names})
+        return RunConfig(hp=Hyper(**hp), **top)
     except TypeError as e:  # an unknown setting
         raise PolaUsageError(str(e)) from None
 
