@@ -262,16 +262,10 @@ def play_league(agents: list[LeagueAgent], settings: dict[str, Any], batch: int,
             if coin:
                 res["pickups"][i, j] = r["pickups"]
 
-    tasks = league_tasks(agents, game, batch, seed, backend, batch_strategies)
-    if isinstance(cluster, InProcess):  # one task after the other, each waited for at once
-        for cells, fn, args in tasks:
-            fut = cluster.submit(fn, *args)
-            cluster.wait_any([fut])
-            place(cells, fut.result())
-        return res
+    in_process = isinstance(cluster, InProcess)  # runs the tasks in submission order, threads as they are
     pending: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
-    for cells, fn, args in tasks:
-        fut = cluster.submit(_pinned, fn, *args)
+    for cells, fn, args in league_tasks(agents, game, batch, seed, backend, batch_strategies):
+        fut = cluster.submit(fn, *args) if in_process else cluster.submit(_pinned, fn, *args)
         pending[id(fut)] = (fut, cells)
     while pending:
         for fut in cluster.wait_any([f for f, _ in pending.values()]):

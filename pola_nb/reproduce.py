@@ -98,32 +98,39 @@ def sampled_figure(fig: str, out: str | Path | None = None, *, preset: str = "qu
     require(all(a in configs for a in algos), f"unknown algorithms in {algos!r}")
     # --resume rewrites the figure file and its PNG from the run files.
     out, png = check_figure_paths(out if out is not None else default_output(f"{fig}_{preset}.h5"), force or resume)
-    runs = {a: out.with_name(f"{out.stem}_{a}.h5") for a in algos}
+    runs = {a: run_file(out, a) for a in algos}
     text = cluster if isinstance(cluster, str) else None
-    plan = {}
+    plan = {}  # algo -> (configuration, whether the run file is continued)
     for algo, path in runs.items():
         if resume and path.exists():
             stored = stored_config(path)
             require((stored.game, stored.hp.algo) == (game, algo),
                     f"{path} is a {stored.game} {stored.hp.algo} run, not {game} {algo}")
             prepare_run(path, resume=True, cluster=text)
-            plan[algo] = None
+            plan[algo] = (stored, True)
         else:
             prepare_run(path, configs[algo], force=force, cluster=text)
-            plan[algo] = configs[algo]
+            plan[algo] = (configs[algo], False)
     with open_cluster(parse_cluster(cluster)) if text is not None else nullcontext(cluster) as executor:
         if executor.dashboard_link and log is not None:
             log(f"Dask dashboard: {executor.dashboard_link}")
         for algo, path in runs.items():
-            cfg = plan[algo]
-            with (bar or _no_bar)(cfg or stored_config(path), f"{algo:10s}") as progress:
-                train(path, cfg, resume=cfg is None, force=force, progress=progress, cluster=executor)
-    config = {"figure": fig, "scale": preset, "seeds": list(seeds), "runs": {a: p.name for a, p in runs.items()}}
+            cfg, continued = plan[algo]
+            with (bar or _no_bar)(cfg, f"{algo:10s}") as progress:
+                train(path, None if continued else cfg, resume=continued, force=force, progress=progress,
+                      cluster=executor)
+    names = {a: p.name for a, p in runs.items()}
+    config = {"figure": fig, "scale": preset, "seeds": list(seeds), "runs": names}
     with atomic_results(out, kind=fig, config=config, force=True) as f:
-        f.attrs["runs"] = json.dumps({a: p.name for a, p in runs.items()})
+        f.attrs["runs"] = json.dumps(names)
     with open_results(out) as f:
         plot(kind_of(f), f, png)
     return out, png
+
+
+def run_file(figure_file: Path, algo: str) -> Path:
+    """The run file of learner ``algo`` next to a Figure 4/5 file: ``<stem>_<algo>.h5``."""
+    return figure_file.with_name(f"{figure_file.stem}_{algo}.h5")
 
 
 def _no_bar(cfg: Any, title: str) -> AbstractContextManager:
@@ -132,7 +139,6 @@ def _no_bar(cfg: Any, title: str) -> AbstractContextManager:
 
 def figure_table(path: str | Path) -> str:
     """The summary table of a results file (any kind), as printed by ``pola summary``."""
-
     with open_results(path) as f:
         kind = kind_of(f)
         return table(kind, summary(kind, f))
@@ -176,7 +182,7 @@ def reproduce_all(out_dir: str | Path, *, preset: str = "quick", seeds: tuple[in
             check_figure_paths(p, force)
         for p in sampled_paths.values():
             for a in SAMPLED_ALGOS:
-                check_output_path(p.with_name(f"{p.stem}_{a}.h5"), force)
+                check_output_path(run_file(p, a), force)
     if out_dir.exists():
         check_output_path(report, True)
     conditions = run_conditions()
@@ -198,8 +204,7 @@ def reproduce_all(out_dir: str | Path, *, preset: str = "quick", seeds: tuple[in
             timings[fig] = time.perf_counter() - t0
     t0 = time.perf_counter()
     log("league of the Figure 4 agents")
-    fig4 = sampled_paths["fig4"]
-    agents = [f"{fig4.with_name(fig4.stem + '_' + a + '.h5')}@*" for a in SAMPLED_ALGOS]
+    agents = [f"{run_file(sampled_paths['fig4'], a)}@*" for a in SAMPLED_ALGOS]
     run_league(agents, league_path, strategies=["alld", "allc", "tft"], batch=league_batch, seed=0, force=True)
     with open_results(league_path) as f:
         plot(kind_of(f), f, league_path.with_suffix(".png"))

@@ -23,8 +23,6 @@ def check_estimator_cmd(
     between the sampled and the exact LOLA opponent-shaping terms (``lola_term_cosine``).
     """
     from pola_nb.cli.app import tune_for_training
-
-    tune_for_training()
     from pola_nb.errors import require_int, require_real
     from pola_nb.sampled.estimator_check import check_estimator
 
@@ -32,6 +30,7 @@ def check_estimator_cmd(
     require_int("seed", seed, 0)
     require_int("steps", steps, 1)
     require_real("lr_in", lr_in, 0.0)
+    tune_for_training()
     res = check_estimator(batch=batch, seed=seed, steps=steps, lr_in=lr_in)
     if as_json:
         print(json.dumps(res))

@@ -123,10 +123,9 @@ def _sampled(fig: str, preset: str, seeds: str | None, out: Path | None, force: 
     from pola_nb.cli.app import tune_for_training
     from pola_nb.cli.train_cmd import parse_seeds
     from pola_nb.reproduce import figure_table, sampled_figure
-
-    tune_for_training()
     from pola_nb.sampled.cluster import cluster_option
 
+    tune_for_training()
     where = cluster_option(cluster, workers)
     parsed = parse_seeds(seeds) if seeds is not None else None
     path, png = sampled_figure(fig, out, preset=preset, seeds=parsed, force=force, resume=resume,
@@ -161,11 +160,11 @@ def all_figures(
     """Every figure (1, 3, B.1.6, 4, 5), a league of the Figure 4 agents, and report.md with the tables,
     figures, commit, versions, machine, load and wall times."""
     from pola_nb.cli.app import tune_for_training
-
-    tune_for_training()
     from pola_nb.cli.train_cmd import parse_seeds
     from pola_nb.reproduce import reproduce_all
     from pola_nb.sampled.cluster import cluster_option
+
+    tune_for_training()
 
     where = cluster_option(cluster, workers)
     parsed = parse_seeds(seeds) if seeds is not None else None

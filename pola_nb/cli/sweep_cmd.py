@@ -41,8 +41,6 @@ def sweep_command(
     ``pola summary OUT/sweep.h5`` reports the final metrics of each.
     """
     from pola_nb.cli.app import tune_for_training
-
-    tune_for_training()
     from pola_nb.cli.train_cmd import opened_cluster
     from pola_nb.sampled.cluster import cluster_option
     from pola_nb.sweep import load_sweep, plan_sweep, run_sweep
@@ -50,6 +48,7 @@ def sweep_command(
     where = cluster_option(cluster, workers)
     sweep = load_sweep(file)
     plan_sweep(sweep, out, resume=resume, force=force, cluster=where)
+    tune_for_training()
     with opened_cluster(where, quiet) as executor:
         index = run_sweep(sweep, out, resume=resume, force=force, cluster=executor,
                           progress=None if quiet else log_progress(sweep))

@@ -72,8 +72,6 @@ def train_command(
     --updates N with --resume extends a run to N updates.
     """
     from pola_nb.cli.app import tune_for_training
-
-    tune_for_training()
     from pola_nb.errors import require
     from pola_nb.sampled.cluster import cluster_option
     from pola_nb.sampled.config import extended, to_toml
@@ -102,6 +100,7 @@ def train_command(
     # Everything is checked before the progress display starts and before OUT is created or changed.
     prepare_run(out, None if resume else cfg, resume=resume, force=force, cluster=where,
                 updates=cfg.updates if resume else None)
+    tune_for_training()
     with opened_cluster(where, quiet) as executor, progress_display(cfg, quiet) as progress:
         train(out, None if resume else cfg, resume=resume, force=force, progress=progress, cluster=executor,
               updates=cfg.updates if resume else None)
@@ -117,13 +116,11 @@ def configured(game: str, algo: str | None, preset: str | None, config: Path | N
     from pola_nb.sampled.config import preset_config, read_toml
 
     from_file = read_toml(config) if config is not None else {}
-    require(from_file.get("game", game) == game, f"{config} configures the {from_file.get('game')} game, not {game}")
-    from_file.pop("game", None)
-    algo = algo or from_file.pop("algo", None)
-    from_file.pop("algo", None)
+    file_game, file_algo, file_preset = (from_file.pop(k, None) for k in ("game", "algo", "preset"))
+    require(file_game in (None, game), f"{config} configures the {file_game} game, not {game}")
+    algo = algo or file_algo
     require(algo is not None, "--algo is needed (lola-dice, pola-dice or pola-om)")
-    stored_preset = from_file.pop("preset", None)
-    preset = preset if preset is not None else stored_preset or "paper"
+    preset = preset if preset is not None else file_preset or "paper"
     if seeds is not None:
         given = {**given, "seeds": parse_seeds(seeds)}
     return preset_config(game, algo, preset, **{**from_file, **given})
@@ -147,7 +144,7 @@ def opened_cluster(where: str, quiet: bool) -> Iterator:
 
 @contextmanager
 def progress_display(cfg, quiet: bool, title: str | None = None
-             ) -> Iterator[Callable[[int, int, dict[str, float]], None] | None]:
+                     ) -> Iterator[Callable[[int, int, dict[str, float]], None] | None]:
     """The ``progress(update, seed_index, metrics)`` callback of a run (``cfg`` a ``RunConfig``):
     nothing with ``--quiet``, a bar titled ``title`` on a terminal, and one line per seed and update
     when stderr is a file (nohup, a batch job), where a bar would only be drawn when the run ends."""

@@ -195,6 +195,14 @@ def _as_agent(agent: Any) -> Any:
 # ------------------------------------------------------------------------------- the driver
 
 
+def _sizes(game: Game, batch: Any, steps: Any) -> tuple[int, int]:
+    """``(batch, steps)`` as ints, ``steps`` defaulting to ``game.steps``; both must be positive integers."""
+    steps = game.steps if steps is None else steps
+    for what, v in (("batch", batch), ("steps", steps)):
+        require(isinstance(v, int | np.integer) and v > 0, f"{what} must be a positive integer, got {v!r}")
+    return int(batch), int(steps)
+
+
 def rollout(game: Game, agent1: Any, agent2: Any, batch: int, steps: int | None = None,
             seed: int | np.random.Generator = 0, backend: str = "cpu", keep_obs: bool = True) -> Trajectory:
     """Play ``batch`` episodes of ``steps`` (default ``game.steps``) steps; see the module docstring.
@@ -204,10 +212,7 @@ def rollout(game: Game, agent1: Any, agent2: Any, batch: int, steps: int | None 
     """
     from pola_kernels import get_backend
 
-    steps = game.steps if steps is None else steps
-    for what, v in (("batch", batch), ("steps", steps)):
-        require(isinstance(v, int | np.integer) and v > 0, f"{what} must be a positive integer, got {v!r}")
-    batch, steps = int(batch), int(steps)
+    batch, steps = _sizes(game, batch, steps)
     agents = (_as_agent(agent1), _as_agent(agent2))
     be = get_backend(check_backend(backend))
     ops = _ops(game, be)
@@ -248,11 +253,8 @@ def rollout_strategy_pairs(game: Game, pairs: list[tuple[Any, Any, int | np.rand
     """
     from pola_kernels import get_backend
 
-    steps = game.steps if steps is None else steps
-    for what, v in (("batch", batch), ("steps", steps)):
-        require(isinstance(v, int | np.integer) and v > 0, f"{what} must be a positive integer, got {v!r}")
+    batch, steps = _sizes(game, batch, steps)
     require(len(pairs) > 0, "no pairs to play")
-    batch, steps = int(batch), int(steps)
     sides = [(_as_agent(a), _as_agent(b)) for a, b, _ in pairs]
     require(all(isinstance(a, FixedStrategy) and isinstance(b, FixedStrategy) for a, b in sides),
             "rollout_strategy_pairs plays fixed strategies only")
