@@ -82,8 +82,8 @@ def cpu_case(game, batch: int, repeats: int) -> dict:
     else:
         obs = np.empty((1, 1, 6), np.float32)
         pay = game.payoff_table()
-        run = lambda: be.launch(be.ipd.rollout, batch, RANDOM, RANDOM, pay, u_step,  # noqa: E731
-                                actions, rewards, obs, False, steps=T)
+        run = lambda: be.launch(be.ipd.rollout, batch, False, RANDOM, RANDOM, pay, u_step,  # noqa: E731
+                                actions, rewards, obs, obs, False, steps=T)
     kernel = timeit(run, repeats, min_seconds=0.5)
     e2e = timeit(lambda: rollout(game, "random", "random", batch, T, seed=1, keep_obs=False),
                  max(2, repeats // 4), min_seconds=0.5)
@@ -119,7 +119,7 @@ def cuda_case(game, batch: int, repeats: int) -> dict:
             be.launch(be.coin.rollout, batch, game.grid, ring, False, RANDOM, RANDOM, ur, us, actions, rewards,
                       pickups, obs, obs, False)
         else:
-            be.launch(be.ipd.rollout, batch, RANDOM, RANDOM, pay, us, actions, rewards, obs, False)
+            be.launch(be.ipd.rollout, batch, False, RANDOM, RANDOM, pay, us, actions, rewards, obs, obs, False)
         cuda.synchronize()
 
     return {"kernel": timeit(run, repeats, min_seconds=0.5)}

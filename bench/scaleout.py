@@ -7,7 +7,7 @@ single-threaded Dask worker processes), and reports for each:
 - ``updates_per_min``: seed-updates (both agents' parts, evaluation and file writes included) per
   minute of the run, the cluster's start and a warm-up run (numba compilation in every process) left
   out; ``start_s`` and ``warmup_s`` say what they took;
-- per task: ``task_s`` (the span of ``agent_step`` on the worker, from ``timed_step``),
+- per task: ``task_s`` (the span of ``agent_step`` on the worker, from ``timed_task``),
   ``submit_to_result_s`` (from ``submit`` to the moment the client's wait returns the finished task),
   ``dispatch_s`` (from ``submit`` to the task's start: queueing behind busy workers and the
   scheduler's latency), ``return_s`` (from the task's end to the client seeing it: result transfer

@@ -82,7 +82,7 @@ def run_one(name: str, repeats: int) -> dict:
     from pola_nb.sampled import fused, tree
     from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.learners import game_rollout, outer_loss
-    from pola_nb.sampled.pair_tasks import update_pair
+    from pola_nb.sampled.pola_learner import update_pair
     from pola_nb.sampled.process import training_process
 
     training_process()

@@ -2,7 +2,9 @@
 
 State, structure of arrays, ``state`` int32 of shape (2, B): the previous actions
 ``(p1, p2)`` with the one-hot slot coding 0 = D, 1 = C, 2 = start (before the first step).
-Observation, float32 (6,): ``[onehot3(p1), onehot3(p2)]``; both agents see the same vector.
+Observation, float32 (6,): ``[onehot3(p1), onehot3(p2)]`` (``obs``). With ``centric`` agent 2's
+observation (``obs2``) is its own-first view ``[onehot3(p2), onehot3(p1)]`` (the two halves swapped,
+as in the JAX LOQA code's `ipd.py`); otherwise both agents see ``obs`` and ``obs2`` is not written.
 Rewards: ``pay`` is the float32 table ``[M[0,0], M[0,1], M[1,0], M[1,1]]`` of the payoff
 matrix ``M[my action, other action]``, passed in by the caller (``pola_nb.ipd_rules`` defines it);
 agent 1 gets ``M[a1, a2]``, agent 2 gets ``M[a2, a1]``. The environment draws no random numbers.
@@ -10,7 +12,9 @@ agent 1 gets ``M[a1, a2]``, agent 2 gets ``M[a2, a1]``. The environment draws no
 Array arguments of the kernels (T steps, B envs):
 ``us`` (T, 3, B) float32 uniforms [agent 1, agent 2, env]; ``u`` = ``us[t]`` (3, B);
 ``ext`` (2, B) int8 actions chosen outside (used where a strategy id is ``EXTERNAL``);
-``actions`` (T, B, 2) int8; ``rewards`` (T, B, 2) float32; ``obs`` (T + 1, B, 6) float32.
+``actions`` (T, B, 2) int8; ``rewards`` (T, B, 2) float32; ``obs`` / ``obs2`` (T + 1, B, 6) float32.
+``centric`` (bool): write agent 2's own-first view into ``obs2`` too. Fixed strategies read the
+state, not the observation, so they act the same whatever the view.
 ``rollout_pairs`` is ``rollout`` with ``s1``, ``s2`` int8 arrays (B,): a strategy id per environment.
 """
 
@@ -48,18 +52,26 @@ def ipd_turn(s1, s2, e1, e2, p1, p2, u1, u2, pay):
 
 
 def ipd_write_obs(obs, t, i, p1, p2):
+    """Row ``obs[t, i]`` = ``[onehot3(p1), onehot3(p2)]`` (the first agent given is the one shown first)."""
     for k in range(3):
         obs[t, i, k] = 1.0 if k == p1 else 0.0
         obs[t, i, 3 + k] = 1.0 if k == p2 else 0.0
 
 
-def ipd_env_reset(i, state, obs):
+def ipd_write_both(obs, obs2, t, i, centric, p1, p2):
+    """Agent 1's view into ``obs``; with ``centric`` agent 2's own-first view into ``obs2``."""
+    ipd_write_obs(obs, t, i, p1, p2)
+    if centric:
+        ipd_write_obs(obs2, t, i, p2, p1)
+
+
+def ipd_env_reset(i, centric, state, obs, obs2):
     state[0, i] = START
     state[1, i] = START
-    ipd_write_obs(obs, 0, i, START, START)
+    ipd_write_both(obs, obs2, 0, i, centric, START, START)
 
 
-def ipd_env_advance(i, t, s1, s2, ext, pay, state, u, actions, rewards, obs):
+def ipd_env_advance(i, t, centric, s1, s2, ext, pay, state, u, actions, rewards, obs, obs2):
     a1, a2, r1, r2 = ipd_turn(s1, s2, ext[0, i], ext[1, i], state[0, i], state[1, i], u[0, i], u[1, i], pay)
     actions[t, i, 0] = a1
     actions[t, i, 1] = a2
@@ -67,14 +79,14 @@ def ipd_env_advance(i, t, s1, s2, ext, pay, state, u, actions, rewards, obs):
     rewards[t, i, 1] = r2
     state[0, i] = a1
     state[1, i] = a2
-    ipd_write_obs(obs, t + 1, i, a1, a2)
+    ipd_write_both(obs, obs2, t + 1, i, centric, a1, a2)
 
 
-def ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs):
+def ipd_env_rollout(i, centric, s1, s2, pay, us, actions, rewards, obs, obs2, keep_obs):
     p1 = START
     p2 = START
     if keep_obs:
-        ipd_write_obs(obs, 0, i, p1, p2)
+        ipd_write_both(obs, obs2, 0, i, centric, p1, p2)
     for t in range(us.shape[0]):
         a1, a2, r1, r2 = ipd_turn(s1, s2, 0, 0, p1, p2, us[t, 0, i], us[t, 1, i], pay)
         actions[t, i, 0] = a1
@@ -84,53 +96,53 @@ def ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs):
         p1 = a1
         p2 = a2
         if keep_obs:
-            ipd_write_obs(obs, t + 1, i, p1, p2)
+            ipd_write_both(obs, obs2, t + 1, i, centric, p1, p2)
 
 
-SCALARS = ("uniform_int", "ipd_strategy", "ipd_turn", "ipd_write_obs", "ipd_env_reset",
+SCALARS = ("uniform_int", "ipd_strategy", "ipd_turn", "ipd_write_obs", "ipd_write_both", "ipd_env_reset",
            "ipd_env_advance", "ipd_env_rollout")
 
 # ---------------------------------------------------------------- kernel wrappers per target
 
 
-def reset_cpu(state, obs):
+def reset_cpu(centric, state, obs, obs2):
     for i in prange(state.shape[1]):
-        ipd_env_reset(i, state, obs)
+        ipd_env_reset(i, centric, state, obs, obs2)
 
 
-def advance_cpu(t, s1, s2, ext, pay, state, u, actions, rewards, obs):
+def advance_cpu(t, centric, s1, s2, ext, pay, state, u, actions, rewards, obs, obs2):
     for i in prange(state.shape[1]):
-        ipd_env_advance(i, t, s1, s2, ext, pay, state, u, actions, rewards, obs)
+        ipd_env_advance(i, t, centric, s1, s2, ext, pay, state, u, actions, rewards, obs, obs2)
 
 
-def rollout_cpu(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+def rollout_cpu(centric, s1, s2, pay, us, actions, rewards, obs, obs2, keep_obs):
     for i in prange(us.shape[2]):
-        ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs)
+        ipd_env_rollout(i, centric, s1, s2, pay, us, actions, rewards, obs, obs2, keep_obs)
 
 
-def rollout_pairs_cpu(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+def rollout_pairs_cpu(centric, s1, s2, pay, us, actions, rewards, obs, obs2, keep_obs):
     for i in prange(us.shape[2]):
-        ipd_env_rollout(i, s1[i], s2[i], pay, us, actions, rewards, obs, keep_obs)
+        ipd_env_rollout(i, centric, s1[i], s2[i], pay, us, actions, rewards, obs, obs2, keep_obs)
 
 
-def reset_cuda(state, obs):
+def reset_cuda(centric, state, obs, obs2):
     for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
-        ipd_env_reset(i, state, obs)
+        ipd_env_reset(i, centric, state, obs, obs2)
 
 
-def advance_cuda(t, s1, s2, ext, pay, state, u, actions, rewards, obs):
+def advance_cuda(t, centric, s1, s2, ext, pay, state, u, actions, rewards, obs, obs2):
     for i in range(cuda.grid(1), state.shape[1], cuda.gridsize(1)):  # noqa: F821
-        ipd_env_advance(i, t, s1, s2, ext, pay, state, u, actions, rewards, obs)
+        ipd_env_advance(i, t, centric, s1, s2, ext, pay, state, u, actions, rewards, obs, obs2)
 
 
-def rollout_cuda(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+def rollout_cuda(centric, s1, s2, pay, us, actions, rewards, obs, obs2, keep_obs):
     for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
-        ipd_env_rollout(i, s1, s2, pay, us, actions, rewards, obs, keep_obs)
+        ipd_env_rollout(i, centric, s1, s2, pay, us, actions, rewards, obs, obs2, keep_obs)
 
 
-def rollout_pairs_cuda(s1, s2, pay, us, actions, rewards, obs, keep_obs):
+def rollout_pairs_cuda(centric, s1, s2, pay, us, actions, rewards, obs, obs2, keep_obs):
     for i in range(cuda.grid(1), us.shape[2], cuda.gridsize(1)):  # noqa: F821
-        ipd_env_rollout(i, s1[i], s2[i], pay, us, actions, rewards, obs, keep_obs)
+        ipd_env_rollout(i, centric, s1[i], s2[i], pay, us, actions, rewards, obs, obs2, keep_obs)
 
 
 @functools.cache

@@ -8,8 +8,9 @@ the run files it lists) into one tidy :class:`pandas.DataFrame`, one row per
 - ``run`` (the run file's path as found), ``game``, ``algo``, ``preset`` ("" if none is stored);
 - every configuration field that differs between the loaded runs, flattened (``hp.lr_in``,
   ``hidden``; lists as JSON text, e.g. ``seeds``);
-- ``seed`` (the seed value, not its index), ``update`` (0 = before training), ``outer_steps``
-  (``update * hp.outer_steps``);
+- ``seed`` (the seed value, not its index), ``update`` (the update after which the row was
+  evaluated, 0 = before training), ``outer_steps`` (optimiser steps: ``update * hp.outer_steps`` for
+  the POLA family, ``update`` for LOQA);
 - ``metric`` and ``value`` (float64): the stored metrics (``score1``, ``vs_alld2``, ``wall_time`` in
   seconds since the seed started, ...) and the derived ones of :func:`pola_nb.sampled.report.derived`
   (``score_each_other``, ``score_vs_alld``, ``score_vs_allc``, ``score_vs_tft``; Coin Game ``own_coin``).
@@ -53,7 +54,8 @@ DEFAULT_METRICS = ("score_each_other", "score_vs_alld")
 class Run:
     """One run file as read by :func:`read_run`: flattened configuration and metric arrays.
 
-    ``metrics[name]`` is float64 ``(rows, seeds)`` (NaN: not reached); ``outer_steps`` is ``(rows,)``.
+    ``metrics[name]`` is float64 ``(rows, seeds)`` (NaN: not reached); ``outer_steps`` and
+    ``updates`` (the update each row was evaluated after) are ``(rows,)``.
     """
 
     path: str
@@ -61,6 +63,7 @@ class Run:
     seeds: tuple[int, ...]
     outer_steps: np.ndarray
     metrics: dict[str, np.ndarray]
+    updates: np.ndarray
 
     @property
     def game(self) -> str:
@@ -112,10 +115,12 @@ def _read_train(f: Any, path: Path) -> Run:
     cfg = json.loads(f.attrs["config"])
     m = {k: f["metrics"][k][()] for k in f["metrics"]}
     outer = np.asarray(m.pop("outer_steps"), dtype=np.int64)
+    # files without an update column were evaluated after every update
+    updates = np.asarray(m.pop("update", np.arange(len(outer))), dtype=np.int64)
     metrics = {k: np.asarray(v, dtype=np.float64) for k, v in m.items()}
     for k, v in derived(metrics).items():
         metrics.setdefault(k, v)
-    return Run(str(path), _flatten(cfg), tuple(int(s) for s in cfg["seeds"]), outer, metrics)
+    return Run(str(path), _flatten(cfg), tuple(int(s) for s in cfg["seeds"]), outer, metrics, updates)
 
 
 def read_runs(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Run]:
@@ -185,11 +190,11 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
             v = r.metrics[name]
             rows, n = v.shape
             keep = ~np.isnan(v)
-            upd = np.broadcast_to(np.arange(rows, dtype=np.int64)[:, None], v.shape)[keep]
-            size = len(upd)
+            row = np.broadcast_to(np.arange(rows, dtype=np.int64)[:, None], v.shape)[keep]
+            size = len(row)
             cols["seed"].append(np.broadcast_to(seeds[None, :n], v.shape)[keep])
-            cols["update"].append(upd)
-            cols["outer_steps"].append(r.outer_steps[:rows][upd])
+            cols["update"].append(r.updates[:rows][row])
+            cols["outer_steps"].append(r.outer_steps[:rows][row])
             cols["value"].append(v[keep])
             cols["metric"].append(np.full(size, name, dtype=object))
             run_values = {"run": r.path, "game": r.game, "algo": r.algo,

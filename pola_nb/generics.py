@@ -19,6 +19,13 @@ generic             dispatches on                                 methods in
 ``metric_names``
 ``reference_strategies``
 ``reference_lines``
+``make_learner``    hyperparameters (``Hyper``, ``LoqaHyper``)    :mod:`pola_nb.sampled.pola_learner`,
+``steps_per_update``                                              :mod:`pola_nb.sampled.loqa`
+``init_state``      learner (``PolaLearner``, ``Loqa``) and       the learner's module
+``step_tasks``      sampled game
+``finish_step``
+``train_step``
+``players``
 ``summary``         results-file kind (subclasses of              the module that writes the kind
 ``table``           :class:`pola_nb.results.ResultsKind`)         (:mod:`pola_nb.exact.report`,
 ``plot``                                                          :mod:`pola_nb.sampled.report`,
@@ -104,6 +111,62 @@ def reference_lines(game):
     (``score_each_other``, ``score_vs_alld``: per-step mean reward; ``own_coin``: a proportion in
     [0, 1]) and a value is what the labelled strategy pair achieves, in the panel's unit.
     """
+
+
+# ---------------------------------------------------------------------------------------- learners
+
+
+@dispatch.abstract
+def make_learner(hp, cfg):
+    """The learner of a run: ``hp`` (the run's hyperparameters, e.g. ``Hyper`` for the POLA family,
+    ``LoqaHyper`` for LOQA) selects the learner type; ``cfg`` is the whole ``RunConfig`` (game,
+    networks, backend). Returns a learner object, the first argument of the generics below.
+    """
+
+
+@dispatch.abstract
+def init_state(learner, game, rng):
+    """A seed's initial learner state: a dict of parameter pytrees (float32 arrays), optimiser
+    states and counters, everything a resumed run needs (stored in the run file's ``state`` group).
+    ``rng`` is the seed's ``numpy.random.Generator``.
+    """
+
+
+@dispatch.abstract
+def step_tasks(learner, game, state, rng):
+    """The independent tasks of one update from ``state``: a list of ``(function, args)`` whose
+    results :func:`finish_step` combines. Each task is a pure function of its picklable arguments, so
+    the training loop may run it in this process or on a Dask worker. Random numbers are drawn from
+    ``rng`` here, in an order that does not depend on where the tasks run.
+    """
+
+
+@dispatch.abstract
+def finish_step(learner, game, state, results):
+    """The state after one update: ``state`` combined with the results of its :func:`step_tasks`
+    (in the same order). Returns the new state dict."""
+
+
+@dispatch
+def train_step(learner: object, game: object, state: dict, rng: object) -> tuple[dict, dict]:
+    """One update run in this process: ``(new state, diagnostics)``; the diagnostics are a dict of
+    floats (possibly empty). This method serves every learner: its :func:`step_tasks` run here, one
+    after the other, then :func:`finish_step`."""
+    results = [fn(*args) for fn, args in step_tasks(learner, game, state, rng)]
+    return finish_step(learner, game, state, results), {}
+
+
+@dispatch.abstract
+def players(learner, state):
+    """The two agents a state plays for evaluation and checkpoints: ``(agent1, agent2)``, each a dict
+    with at least ``"pol"`` (the policy parameters of the run's policy network, played in seat 1 and
+    seat 2 respectively)."""
+
+
+@dispatch.abstract
+def steps_per_update(hp):
+    """Optimiser steps per update of the learner with hyperparameters ``hp`` (the x axis of the
+    official plots: ``outer_steps`` for the POLA family, 1 for LOQA); an int."""
 
 
 # ---------------------------------------------------------------------------------- results files

@@ -6,11 +6,17 @@ A run trains several independent seeds with one configuration and stores them in
   ``status`` running/complete;
 - ``metrics/<name>``: float64 ``(rows, seeds)``, row 0 = before training, row u = after update u,
   NaN where a seed has not got there yet; ``metrics/outer_steps`` ``(rows,)`` = u * outer_steps;
-- ``state/seed_<s>``: the latest parameters of both agents (and opponent models), the numpy
-  ``Generator`` state as JSON and ``done`` (updates completed). Two slots are written alternately and
-  ``done`` is set last, so an interruption never corrupts the state that ``--resume`` continues from
-  (bit-for-bit: parameters, opponent models and random numbers are all restored);
-- ``checkpoints/<u>/seed_<s>``: parameters every ``checkpoint_every`` updates and at the end.
+- ``metrics/update`` ``(rows,)``: the update after which each row was evaluated (every
+  ``eval_every`` updates and after the last; row ``r`` is update ``r`` when ``eval_every = 1``);
+- ``state/seed_<s>``: the latest learner state (:func:`~pola_nb.generics.init_state`: for the POLA
+  family the parameters of both agents and opponent models, for LOQA also the EMA target and the
+  optimiser states), the numpy ``Generator`` state as JSON and ``done`` (updates completed). Two
+  slots are written alternately and ``done`` is set last, so an interruption never corrupts the state
+  that ``--resume`` continues from (bit-for-bit: parameters and random numbers are all restored). A
+  learner's opponent population (LOQA) only grows, so its snapshots are appended once each under
+  ``state/seed_<s>/population/<i>`` and a slot records how many belong to it;
+- ``checkpoints/<u>/seed_<s>``: the two agents (:func:`~pola_nb.generics.players`) every
+  ``checkpoint_every`` updates and at the end.
 
 The loop that fills it is :mod:`pola_nb.sampled.training`; checkpoints are read back with
 :func:`load_checkpoint` and :func:`checkpoint_agent` (``RUN.h5[:update][@seed_index]``).
@@ -27,7 +33,7 @@ import h5py
 import numpy as np
 
 from pola_nb.errors import PolaUsageError, require
-from pola_nb.generics import metric_names
+from pola_nb.generics import metric_names, steps_per_update
 from pola_nb.results import open_h5, open_results, write_root_attrs
 from pola_nb.sampled.config import RunConfig
 from pola_nb.sampled.policies import PolicySampler
@@ -66,10 +72,22 @@ def load_tree(node: h5py.Group | h5py.Dataset) -> Any:
 
 @dataclass
 class SeedState:
-    agents: tuple
-    models: tuple | None
+    """One seed's progress: the learner state (a dict, :func:`~pola_nb.generics.init_state`), its
+    random generator and the number of updates done."""
+
+    state: dict
     rng: np.random.Generator
     done: int
+
+    @property
+    def agents(self) -> tuple:
+        """The POLA family's pair of agents (``state["agents"]``)."""
+        return self.state["agents"]
+
+    @property
+    def models(self) -> tuple | None:
+        """The POLA-OM opponent models, or None."""
+        return self.state.get("models")
 
 
 def _rng_state(rng: np.random.Generator) -> str:
@@ -86,8 +104,19 @@ def _rng_from(text: str) -> np.random.Generator:
 def save_state(f: h5py.File, k: int, st: SeedState) -> None:
     g = f.require_group(f"state/seed_{k}")
     slot = f"slot{st.done % 2}"
-    save_tree(g, slot, {"agents": st.agents, **({"models": st.models} if st.models is not None else {})})
+    state = {name: v for name, v in st.state.items() if name != "population" and v is not None}
+    population = st.state.get("population")
+    if population is not None:
+        pop = g.require_group("population")
+        # Snapshots never change: write those after the last complete state's (any beyond it were
+        # left by an interrupted write and are replaced).
+        last = g.get(f"slot{int(g.attrs['done']) % 2}") if "done" in g.attrs else None
+        for i in range(int(last.attrs.get("population", 0)) if last is not None else 0, len(population)):
+            save_tree(pop, str(i), population[i])
+    save_tree(g, slot, state)
     g[slot].attrs["rng"] = _rng_state(st.rng)
+    if population is not None:
+        g[slot].attrs["population"] = len(population)
     g.attrs["done"] = st.done  # last: the state of `done` is complete
     f.flush()
 
@@ -96,19 +125,33 @@ def load_state(f: h5py.File, k: int) -> SeedState:
     g = f[f"state/seed_{k}"]
     done = int(g.attrs["done"])
     node = g[f"slot{done % 2}"]
-    data = load_tree(node)
-    return SeedState(tuple(data["agents"]), tuple(data["models"]) if "models" in data else None,
-                     _rng_from(node.attrs["rng"]), done)
+    state = load_tree(node)
+    state["agents"] = tuple(state["agents"]) if "agents" in state else None
+    if "population" in node.attrs:
+        state["population"] = [load_tree(g[f"population/{i}"]) for i in range(int(node.attrs["population"]))]
+    return SeedState({name: v for name, v in state.items() if v is not None}, _rng_from(node.attrs["rng"]), done)
 
 
-def write_row(f: h5py.File, cfg: RunConfig, row: int, k: int, metrics: dict[str, float]) -> None:
-    m = f["metrics"]
+def metrics_row(cfg: RunConfig, done: int) -> int | None:
+    """The metrics row of the evaluation after update ``done``, or None if ``done`` is not evaluated."""
+    if done % cfg.eval_every == 0:
+        return done // cfg.eval_every
+    return -(-done // cfg.eval_every) if done == cfg.updates else None
+
+
+def write_row(f: h5py.File, cfg: RunConfig, done: int, k: int, metrics: dict[str, float]) -> None:
+    """Seed ``k``'s metrics after update ``done`` (an evaluated update, see :func:`metrics_row`)."""
+    m, row = f["metrics"], metrics_row(cfg, done)
     if m["outer_steps"].shape[0] <= row:
-        m["outer_steps"].resize((row + 1,))
+        for name in ("outer_steps", "update"):
+            if name in m:
+                m[name].resize((row + 1,))
         for name in metric_names(cfg.make_game()):
             m[name].resize((row + 1, len(cfg.seeds)))
             m[name][row, :] = np.nan
-    m["outer_steps"][row] = row * cfg.hp.outer_steps
+    m["outer_steps"][row] = done * steps_per_update(cfg.hp)
+    if "update" in m:
+        m["update"][row] = done
     for name in metric_names(cfg.make_game()):
         m[name][row, k] = metrics[name]
 
@@ -117,23 +160,28 @@ def create_run_file(path: Path, cfg: RunConfig) -> None:
     with h5py.File(path, "w") as f:
         write_root_attrs(f, KIND, json.loads(cfg.to_json()))
         m = f.create_group("metrics")
-        m.create_dataset("outer_steps", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
+        for name in ("outer_steps", "update"):
+            m.create_dataset(name, shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
         for name in metric_names(cfg.make_game()):
             m.create_dataset(name, shape=(0, len(cfg.seeds)), maxshape=(None, len(cfg.seeds)), dtype=np.float64,
                              chunks=(256, len(cfg.seeds)), fillvalue=np.nan)
 
 
-def record(path: Path, cfg: RunConfig, k: int, st: SeedState, met: dict[str, float]) -> None:
-    """Write seed ``k``'s metrics row, checkpoint and resume state after update ``st.done``."""
+def record(path: Path, cfg: RunConfig, k: int, st: SeedState, met: dict[str, float] | None,
+           agents: tuple) -> None:
+    """Write seed ``k``'s metrics row (``met``, None when this update is not evaluated), checkpoint
+    (``agents``: :func:`~pola_nb.generics.players` of the state) and resume state after update ``st.done``."""
     with open_h5(path, "a") as f:
-        write_row(f, cfg, st.done, k, met)
-        save_checkpoint(f, cfg, st.done, k, st)
+        if met is not None:
+            write_row(f, cfg, st.done, k, met)
+        save_checkpoint(f, cfg, st.done, k, agents)
         save_state(f, k, st)
 
 
-def save_checkpoint(f: h5py.File, cfg: RunConfig, u: int, k: int, st: SeedState) -> None:
+def save_checkpoint(f: h5py.File, cfg: RunConfig, u: int, k: int, agents: tuple) -> None:
+    """Keep ``agents`` (two parameter dicts) of seed ``k`` after update ``u`` if it is a checkpoint."""
     if u % cfg.checkpoint_every == 0 or u == cfg.updates:
-        save_tree(f.require_group(f"checkpoints/{u}"), f"seed_{k}", {"agents": st.agents})
+        save_tree(f.require_group(f"checkpoints/{u}"), f"seed_{k}", {"agents": tuple(agents)})
 
 
 def stored_config(path: str | Path) -> RunConfig:

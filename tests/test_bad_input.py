@@ -38,7 +38,7 @@ def no_work(monkeypatch):
     experiments, estimator_check, rollout, training = (import_module(f"pola_nb.{m}") for m in (
         "exact.experiments", "sampled.estimator_check", "sampled.rollout", "sampled.training"))
 
-    for module, name in ((training, "init_seed"), (training, "pair_jobs"), (experiments, "run_method"),
+    for module, name in ((training, "init_seed"), (training, "step_tasks"), (experiments, "run_method"),
                          (rollout, "rollout"), (estimator_check, "check_estimator")):
         monkeypatch.setattr(module, name, _started)
     monkeypatch.setattr(import_module("pola_nb.sampled.cluster"), "CONNECT_TIMEOUT_S", 1.0)
@@ -58,7 +58,7 @@ def _run_file(path: Path, game: str, algo: str = "pola-dice", rows: bool = True)
     create_run_file(path, cfg)
     if rows:
         with h5py.File(path, "a") as f:
-            save_checkpoint(f, cfg, 0, 0, init_seed(cfg, cfg.architecture(), 1))
+            save_checkpoint(f, cfg, 0, 0, init_seed(cfg, 1).agents)
 
 
 def _results_file(path: Path, kind: str) -> None:

@@ -17,11 +17,17 @@ from pola_nb.errors import PolaUsageError
 from pola_nb.exact.params import NeuralNet, Precond, Tabular
 from pola_nb.report import kind_of, known_kinds
 from pola_nb.results import ResultsKind, write_root_attrs
+from pola_nb.sampled.advantage_alignment import AdvantageAlignment
+from pola_nb.sampled.config import AAHyper, Hyper, LoqaHyper, RunConfig
 from pola_nb.sampled.games import CoinGame, IPDHistory, SampledGame, make_game
+from pola_nb.sampled.loqa import Loqa
+from pola_nb.sampled.pola_learner import PolaLearner
 
 FAMILIES = (Tabular, Precond, NeuralNet)
 GAMES = (IPDHistory, CoinGame)
 KINDS = tuple(known_kinds().values())
+HYPERS = (Hyper, LoqaHyper, AAHyper)
+LEARNERS = (PolaLearner, Loqa, AdvantageAlignment)
 
 #: Each generic: the types of its first argument it must have a method for, and the types of the
 #: other arguments used to resolve that method.
@@ -34,6 +40,13 @@ MEANT_FOR = {
     "metric_names": (GAMES, ()),
     "reference_strategies": (GAMES, ()),
     "reference_lines": (GAMES, ()),
+    "make_learner": (HYPERS, (RunConfig,)),
+    "steps_per_update": (HYPERS, ()),
+    "init_state": (LEARNERS, (SampledGame, np.random.Generator)),
+    "step_tasks": (LEARNERS, (SampledGame, dict, np.random.Generator)),
+    "finish_step": (LEARNERS, (SampledGame, dict, list)),
+    "train_step": (LEARNERS, (SampledGame, dict, np.random.Generator)),
+    "players": (LEARNERS, (dict,)),
     "summary": (KINDS, (h5py.File,)),
     "table": (KINDS, (dict,)),
     "plot": (KINDS, (h5py.File, str)),
@@ -95,6 +108,8 @@ def _all_subclasses(cls: type) -> set[type]:
     lambda: generics.logits(IPDHistory(), 0.0),
     lambda: generics.table(object(), {}),
     lambda: generics.summary(IPDHistory(), None),
+    lambda: generics.init_state(Hyper(), IPDHistory(), None),
+    lambda: generics.steps_per_update(RunConfig()),
 ])
 def test_an_unsupported_type_raises_a_lookup_error_naming_the_generic(call):
     with pytest.raises(NotFoundLookupError) as e:

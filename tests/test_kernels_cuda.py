@@ -119,10 +119,10 @@ PTX_SCRIPT = textwrap.dedent("""
         (ck.reset, (i64, b, f2, i32_2, f3, f3)),
         (ck.advance, (i64, i64, i32_1, b, i64, i64, i8_2, i32_2, f2, i8_3, f3, i8_3, f3, f3)),
         (ck.rollout_pairs, (i64, i32_1, b, s8, s8, f2, f3, i8_3, f3, i8_3, f3, f3, b)),
-        (ik.rollout, (i64, i64, f1, f3, i8_3, f3, f3, b)),
-        (ik.rollout_pairs, (s8, s8, f1, f3, i8_3, f3, f3, b)),
-        (ik.reset, (i32_2, f3)),
-        (ik.advance, (i64, i64, i64, i8_2, f1, i32_2, f2, i8_3, f3, f3)),
+        (ik.rollout, (b, i64, i64, f1, f3, i8_3, f3, f3, f3, b)),
+        (ik.rollout_pairs, (b, s8, s8, f1, f3, i8_3, f3, f3, f3, b)),
+        (ik.reset, (b, i32_2, f3, f3)),
+        (ik.advance, (i64, b, i64, i64, i8_2, f1, i32_2, f2, i8_3, f3, f3, f3)),
     ]
     try:
         for kernel, sig in sigs:

@@ -26,7 +26,7 @@ def _run_file(path: Path, game: str, algo: str = "pola-dice", seeds: tuple[int, 
     create_run_file(path, cfg)
     with h5py.File(path, "a") as f:
         for k, s in enumerate(seeds):
-            save_checkpoint(f, cfg, 0, k, init_seed(cfg, cfg.architecture(), s))
+            save_checkpoint(f, cfg, 0, k, init_seed(cfg, s).agents)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pola_nb.sampled import learners, tree
 from pola_nb.sampled.config import Hyper
 from pola_nb.sampled.games import IPDHistory
 from pola_nb.sampled.learners import agent_loss, lookahead, outer_loss, update
-from pola_nb.sampled.pair_tasks import update_pair
+from pola_nb.sampled.pola_learner import update_pair
 from pola_nb.sampled.policies import make_architecture
 from pola_nb.sampled.rollout import Trajectory
 from pola_nb.sampled.rollout import rollout as play

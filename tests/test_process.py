@@ -65,14 +65,13 @@ def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical():
     from pola_nb.sampled import learners, tree
     from pola_nb.sampled.cluster import open_cluster
     from pola_nb.sampled.config import preset_config
-    from pola_nb.sampled.pair_tasks import timed_step
     from pola_nb.sampled.process import blas_thread_counts, limit_blas_threads
-    from pola_nb.sampled.training import init_seed
+    from pola_nb.sampled.training import init_seed, timed_task
 
     cfg = preset_config("ipd", "pola-dice", "quick", hidden=32, steps=20, batch_size=100, outer_steps=1,
                         inner_steps=1, seeds=(3,))
     arch = cfg.architecture()
-    agents = init_seed(cfg, arch, 3).agents
+    agents = init_seed(cfg, 3).agents
     rollout = learners.game_rollout(cfg.make_game())
     jobs = [(arch, agents, i, cfg.hp, rollout, 7 + i, None) for i in (0, 1)]
     before = blas_thread_counts()
@@ -85,7 +84,7 @@ def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical():
     with open_cluster("local:2") as executor:
         counts = executor.client.run(blas_thread_counts)
         assert len(counts) == 2 and all(set(c) <= {1} for c in counts.values()), counts
-        futures = [executor.submit(timed_step, job) for job in jobs]
+        futures = [executor.submit(timed_task, learners.agent_step, job) for job in jobs]
         there = [f.result()[0][0] for f in futures]
     for k in (0, 1):
         np.testing.assert_array_equal(tree.flat(here[k]), tree.flat(there[k]), err_msg=f"agent {k + 1}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import h5py
 import numpy as np
 import pytest
@@ -33,10 +35,11 @@ def test_run_file_layout(tmp_path):
     p = train(tmp_path / "run.h5", cfg)
     with h5py.File(p, "r") as f:
         assert f.attrs["status"] == "complete" and f.attrs["kind"] == "train"
-        assert set(metric_names(make_game("coin"))) | {"outer_steps"} == set(f["metrics"])
+        assert set(metric_names(make_game("coin"))) | {"outer_steps", "update"} == set(f["metrics"])
         assert f["metrics/score1"].shape == (4, 2)
         assert not np.isnan(f["metrics/own_coin"][()]).any()
         np.testing.assert_array_equal(f["metrics/outer_steps"][()], [0, 2, 4, 6])
+        np.testing.assert_array_equal(f["metrics/update"][()], [0, 1, 2, 3])
         assert sorted(f["checkpoints"], key=int) == ["0", "2", "3"]
         assert np.all(np.diff(f["metrics/wall_time"][()], axis=0) > 0)
     cfg2, arch, agents = load_checkpoint(p, 2, seed_index=1)
@@ -384,3 +387,34 @@ def test_reproduce_all_writes_every_figure_a_league_and_a_report(tmp_path):
     with pytest.raises(PolaUsageError):
         reproduce_all(tmp_path / "r", preset="quick", seeds=(1, 2), overrides=tiny, log=lambda s: None)
     assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "r").iterdir()}
+
+
+def test_eval_every_rows_and_resume(tmp_path):
+    """With eval_every = 2 over 5 updates the rows are updates 0, 2, 4 and 5 (the last). A run
+    interrupted after update 3 (between evaluations) and resumed, and a 4-update run extended to 5,
+    end with the same metrics as the uninterrupted run."""
+    cfg = preset_config("ipd", "lola-dice", "quick", updates=5, eval_every=2, checkpoint_every=2,
+                        seeds=(1, 2), hidden=4, steps=5, batch_size=16)
+    full = train(tmp_path / "full.h5", cfg)
+    with h5py.File(full) as f:
+        np.testing.assert_array_equal(f["metrics/update"][()], [0, 2, 4, 5])
+        np.testing.assert_array_equal(f["metrics/outer_steps"][()], [0, 2, 4, 5])
+        assert not np.isnan(f["metrics/score1"][()]).any()
+        assert sorted(f["checkpoints"], key=int) == ["0", "2", "4", "5"]
+    part = train(tmp_path / "part.h5", replace(cfg, updates=4))
+    train(part, resume=True, updates=5)
+
+    def stop_after_3(u, k, m):
+        if u >= 3:
+            raise KeyboardInterrupt
+
+    cut = tmp_path / "cut.h5"
+    with pytest.raises(KeyboardInterrupt):
+        train(cut, replace(cfg, seeds=(1,), eval_every=1), progress=stop_after_3)
+    with h5py.File(cut, "a") as f:  # as if eval_every had been 2 (it only decides which rows are written)
+        f.attrs["config"] = replace(cfg, seeds=(1,)).to_json()
+    train(cut, resume=True)
+    with h5py.File(full) as a, h5py.File(part) as b, h5py.File(cut) as c:
+        for name in ("score1", "vs_alld2"):
+            np.testing.assert_array_equal(a[f"metrics/{name}"][()], b[f"metrics/{name}"][()])
+        assert c["state/seed_0"].attrs["done"] == 5

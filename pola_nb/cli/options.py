@@ -24,13 +24,15 @@ def option_name(field_name: str) -> str:
 
 def setting_options(classes: Iterable[type], skip: Iterable[str] = ()) -> list[inspect.Parameter]:
     """Keyword parameters (typer options, default ``None``) for every :func:`~pola_nb.settings.setting`
-    field of ``classes`` whose name is not in ``skip``, in declaration order."""
+    field of ``classes`` whose name is not in ``skip``, in declaration order. A name declared by
+    several classes (``batch_size`` of every learner) gives one option, with the first class's help."""
     skip = set(skip)
     params = []
     for cls in classes:
         for f, typ, _ in described_fields(cls):
             if f.name in skip:
                 continue
+            skip.add(f.name)
             rng = f.metadata["range"]
             allowed = f" Allowed: {rng.describe()}." if rng.choices is None and rng.describe() else ""
             help_text = f.metadata["help"] + allowed

@@ -7,8 +7,9 @@ game               obs_dim   actions    rewards per step
 ``CoinGame``       4 N^2     4 (R,L,D,U)  +1 pick-up, -2 to the owner when robbed
 =================  ========  =========  ===============================================
 
-Both agents observe the same vector (agent-1-first order), except ``CoinGame(agent_centric=True)``
-which gives agent 2 the channel-swapped view of the old PyTorch code.
+Both agents observe the same vector (agent-1-first order) unless ``agent_centric=True``: then agent 2
+gets its own-first view, the channel-swapped one in the Coin Game (old PyTorch code; JAX LOQA
+`coin_game.py`) and ``[onehot3(a2), onehot3(a1)]`` in the IPD (JAX LOQA `ipd.py`).
 
 What depends on the game is a generic of :mod:`pola_nb.generics` with its methods here:
 ``obs_dim``, ``metric_names``, ``reference_strategies`` and ``reference_lines``.
@@ -40,11 +41,14 @@ class IPDHistory(SampledGame):
     """Iterated prisoner's dilemma with full-history observations; actions 0 = D, 1 = C.
 
     ``cf``: contribution factor (payoffs and observations as in :mod:`pola_nb.ipd_rules`);
-    ``steps``: rollout length T.
+    ``steps``: rollout length T; ``agent_centric``: agent 2 observes ``[onehot3(a2), onehot3(a1)]``
+    (own previous action first) instead of the shared ``[onehot3(a1), onehot3(a2)]``, so one policy
+    can play either seat (a ``MemoryOneTable``'s DD/DC/CD/CC rows then read own-first for both).
     """
 
     cf: float = 1.33
     steps: int = 50
+    agent_centric: bool = False
 
     name = "ipd"
     n_actions = N_ACTIONS
@@ -89,10 +93,12 @@ GAMES = {"ipd": IPDHistory, "coin": CoinGame}
 
 def make_game(name: str, *, steps: int = 50, grid: int = 3, cf: float = 1.33,
               agent_centric: bool = False) -> IPDHistory | CoinGame:
-    """Game config from its CLI name (``ipd`` or ``coin``); raises PolaUsageError on bad input."""
+    """Game config from its CLI name (``ipd`` or ``coin``); raises PolaUsageError on bad input.
+
+    ``agent_centric``: agent 2 gets its own-first view (both games; see the module docstring)."""
     require(name in GAMES, f"unknown game {name!r}; choose one of {', '.join(GAMES)}")
     if name == "ipd":
-        return IPDHistory(cf=cf, steps=steps)
+        return IPDHistory(cf=cf, steps=steps, agent_centric=agent_centric)
     return CoinGame(grid=grid, steps=steps, agent_centric=agent_centric)
 
 

@@ -101,15 +101,44 @@ def summary(kind: TrainResults, f: h5py.File) -> dict:
     c = curves(f)
     complete_rows = ~np.isnan(c["score_each_other"]).any(axis=1)
     last = int(np.nonzero(complete_rows)[0][-1]) if complete_rows.any() else 0
+    update = int(f["metrics/update"][last]) if "update" in f["metrics"] else last  # older files: row = update
     out = {"game": cfg["game"], "algo": cfg["hp"]["algo"], "status": str(f.attrs["status"]),
-           "seeds": cfg["seeds"], "updates": last, "outer_steps": int(c["outer_steps"][last])}
+           "seeds": cfg["seeds"], "updates": update, "outer_steps": int(c["outer_steps"][last])}
     for k in ("score_each_other", "score_vs_alld", "score_vs_allc", "score_vs_tft", "own_coin"):
         if k in c:
             out[k] = float(np.mean(c[k][last]))
             out[k + "_ci95"] = float(mean_band(c[k][last:last + 1])[1][0])
     if "wall_time" in f["metrics"]:
         out["wall_time_s_per_seed"] = float(np.nanmean(f["metrics/wall_time"][last]))
+    if cfg["game"] == "coin":
+        out["strong_cooperation"] = strong_cooperation(f, int(cfg.get("grid", 3)))
     return out
+
+
+#: LOQA's "strong cooperation" thresholds (official `scalability_plots.ipynb`) on the self-play and
+#: the against-always-defect per-step rewards, both multiplied by 2 floor(N / 2) on an N x N grid.
+STRONG_COOPERATION = (0.2, -0.2)
+
+
+def strong_cooperation(f: h5py.File, grid: int, thresholds: tuple[float, float] = STRONG_COOPERATION) -> dict:
+    """When each seed of a Coin Game run first passed LOQA's strong-cooperation test: the first
+    evaluation where ``2 floor(N/2)`` times the self-play per-step reward exceeds ``thresholds[0]``
+    and the same multiple of the per-step reward against always defect exceeds ``thresholds[1]``.
+
+    Returns ``{"update": [...], "wall_time_s": [...]}`` per seed (None where not reached) and
+    ``reached`` (how many seeds). Wall times are the run's ``wall_time`` (seconds of training and
+    evaluation of that seed).
+    """
+    c, m = curves(f), f["metrics"]
+    scale = 2 * (grid // 2)
+    ok = (scale * c["score_each_other"] > thresholds[0]) & (scale * c["score_vs_alld"] > thresholds[1])
+    updates = m["update"][()] if "update" in m else np.arange(ok.shape[0])
+    out: dict[str, list] = {"update": [], "wall_time_s": []}
+    for k in range(ok.shape[1]):
+        rows = np.nonzero(ok[:, k])[0]
+        out["update"].append(int(updates[rows[0]]) if rows.size else None)
+        out["wall_time_s"].append(float(m["wall_time"][rows[0], k]) if rows.size else None)
+    return {**out, "reached": sum(u is not None for u in out["update"])}
 
 
 @dispatch
@@ -120,6 +149,11 @@ def table(kind: TrainResults, s: dict) -> str:
     for k in ("score_each_other", "score_vs_alld", "score_vs_allc", "score_vs_tft", "own_coin"):
         if k in s:
             lines.append(f"  {k:18s} {s[k]:+.4f}  ± {s[k + '_ci95']:.4f}")
+    if "strong_cooperation" in s:
+        sc = s["strong_cooperation"]
+        when = ", ".join("-" if u is None else f"update {u} ({t:.0f} s)"
+                         for u, t in zip(sc["update"], sc["wall_time_s"], strict=True))
+        lines.append(f"  strong cooperation (LOQA's test) per seed: {when}")
     return "\n".join(lines)
 
 

@@ -71,8 +71,9 @@ class Trajectory:
 
     obs      (T+1, B, obs_dim) float32: agent 1's observations o_0 .. o_T (the global view);
              ``None`` when the rollout was asked not to keep observations.
-    obs2     agent 2's observations; the same array as ``obs`` unless the Coin Game is
-             agent-centric.
+    obs2     agent 2's observations; the same array as ``obs`` unless the game is agent-centric
+             (``agent_centric=True``: the Coin Game's channel-swapped view, the IPD's own-first
+             ``[onehot3(a2), onehot3(a1)]``).
     actions  (T, B, 2) int8: [agent 1, agent 2] actions a_t.
     rewards  (T, B, 2) float32: rewards r_t of the step taken with a_t.
     pickups  (T, B, 4) int8 Coin Game indicators [RR, RB, BR, BB] of step t; ``None`` for the IPD.
@@ -127,22 +128,23 @@ class _IPDOps:
 
     def __init__(self, game: IPDHistory, be: Any):
         self.be, self.k = be, be.ipd
+        self.centric = bool(game.agent_centric)
         self.pay = be.to_device(game.payoff_table())
 
     def fused(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
-        self.be.launch(self.k.rollout, us.shape[2], s1, s2, self.pay, us, actions, rewards, obs, keep_obs,
-                       steps=us.shape[0])
+        self.be.launch(self.k.rollout, us.shape[2], self.centric, s1, s2, self.pay, us, actions, rewards, obs, obs2,
+                       keep_obs, steps=us.shape[0])
 
     def fused_pairs(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
-        self.be.launch(self.k.rollout_pairs, us.shape[2], s1, s2, self.pay, us, actions, rewards, obs, keep_obs,
-                       steps=us.shape[0])
+        self.be.launch(self.k.rollout_pairs, us.shape[2], self.centric, s1, s2, self.pay, us, actions, rewards, obs,
+                       obs2, keep_obs, steps=us.shape[0])
 
     def reset(self, ur, state, obs, obs2):
-        self.be.launch(self.k.reset, state.shape[1], state, obs)
+        self.be.launch(self.k.reset, state.shape[1], self.centric, state, obs, obs2)
 
     def advance(self, t, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
-        self.be.launch(self.k.advance, state.shape[1], t, s1, s2, ext, self.pay, state, u,
-                       actions, rewards, obs)
+        self.be.launch(self.k.advance, state.shape[1], t, self.centric, s1, s2, ext, self.pay, state, u,
+                       actions, rewards, obs, obs2)
 
 
 class _CoinOps:
@@ -226,7 +228,7 @@ def rollout(game: Game, agent1: Any, agent2: Any, batch: int, steps: int | None 
     rewards = be.empty((steps, batch, 2), np.float32)
     pickups = be.empty((steps, batch, 4) if ops.has_pickups else (1, 1, 4), np.int8)
     obs = be.empty((steps + 1, batch, d) if keep else (1, 1, d), np.float32)
-    two_views = isinstance(game, CoinGame) and game.agent_centric and keep
+    two_views = game.agent_centric and keep
     obs2 = be.empty((steps + 1, batch, d), np.float32) if two_views else obs
     sids = [a.sid if f else EXTERNAL for a, f in zip(agents, fixed, strict=True)]
 

@@ -1,12 +1,17 @@
 """The training loop on the sampled games: every seed's updates, evaluation and recording.
 
-The two agents' parts of every update are tasks (:mod:`pola_nb.sampled.pair_tasks`) run by an
-executor (:mod:`pola_nb.sampled.cluster`: this process, or a Dask cluster). The loop, the evaluation
-and the file stay in this process: as soon as both parts of one seed's update are back, that seed is
-evaluated, its row and resume state are written, and its next update is submitted. Seeds never wait
-for each other (one may be several updates ahead of another, the rows it has not reached being NaN).
-The file is flushed after every update of every seed, so Ctrl-C or a crash loses at most the updates
-in progress.
+One loop serves every learner through the generics of :mod:`pola_nb.generics`: the learner
+(:func:`~pola_nb.generics.make_learner` of the run's hyperparameters) gives a seed's initial state
+(:func:`~pola_nb.generics.init_state`), the independent tasks of one update
+(:func:`~pola_nb.generics.step_tasks`: the POLA family's two agents' parts, LOQA's one step) and the
+state they make (:func:`~pola_nb.generics.finish_step`), and the two agents it plays
+(:func:`~pola_nb.generics.players`). The tasks run on an executor (:mod:`pola_nb.sampled.cluster`:
+this process, or a Dask cluster). The loop, the evaluation and the file stay in this process: as soon
+as all tasks of one seed's update are back, that seed is evaluated (every ``eval_every`` updates and
+after the last), its row and resume state are written, and its next update is submitted. Seeds never
+wait for each other (one may be several updates ahead of another, the rows it has not reached being
+NaN). The file is flushed after every update of every seed, so Ctrl-C or a crash loses at most the
+updates in progress.
 """
 
 from __future__ import annotations
@@ -21,15 +26,15 @@ import numpy as np
 
 from pola_nb.backends import check_backend
 from pola_nb.errors import require
-from pola_nb.generics import reference_strategies
+from pola_nb.generics import finish_step, init_state, make_learner, players, reference_strategies, step_tasks
 from pola_nb.results import check_output_path, open_h5
-from pola_nb.runfile import SeedState, create_run_file, load_state, record, stored_config
+from pola_nb.runfile import SeedState, create_run_file, load_state, metrics_row, record, stored_config
+from pola_nb.sampled import pola_learner  # noqa: F401  (the POLA family's learner methods)
 from pola_nb.sampled.cluster import DEFAULT as DEFAULT_CLUSTER
 from pola_nb.sampled.cluster import Executor, open_cluster, parse_cluster
 from pola_nb.sampled.config import RunConfig, extended
 from pola_nb.sampled.games import SampledGame
-from pola_nb.sampled.learners import AgentParams, game_rollout
-from pola_nb.sampled.pair_tasks import assemble, pair_jobs, timed_step
+from pola_nb.sampled.learners import AgentParams
 from pola_nb.sampled.policies import Architecture, PolicySampler
 
 
@@ -57,12 +62,23 @@ def evaluate_pair(game: SampledGame, arch: Architecture, agents: tuple[AgentPara
 Progress = Callable[[int, int, dict[str, float]], None]
 
 
-def init_seed(cfg: RunConfig, arch: Architecture, seed: int) -> SeedState:
-    """Initial parameters of both agents (and opponent models) and the seed's random generator."""
+def init_seed(cfg: RunConfig, seed: int) -> SeedState:
+    """The learner's initial state of ``seed`` (:func:`~pola_nb.generics.init_state`) and the seed's
+    random generator ``Generator(PCG64(seed))``, from which the state was drawn."""
     rng = np.random.Generator(np.random.PCG64(seed))
-    agents = (arch.init(rng), arch.init(rng))
-    models = (arch.init(rng), arch.init(rng)) if cfg.hp.uses_opponent_model else None
-    return SeedState(agents, models, rng, 0)
+    return SeedState(init_state(make_learner(cfg.hp, cfg), cfg.make_game(), rng), rng, 0)
+
+
+def timed_task(fn: Callable[..., Any], args: tuple) -> tuple[Any, float, float]:
+    """Run one task ``fn(*args)`` with one numba thread in the running thread: ``(result, start,
+    end)``, the two times in seconds since the epoch (``time.time``), so that the tasks of one update
+    run in different processes of one machine can be put on one time line."""
+    from pola_nb.sampled.process import pinned_numba_threads
+
+    with pinned_numba_threads(1):
+        start = time.time()
+        result = fn(*args)
+        return result, start, time.time()
 
 
 def train(path: str | Path, cfg: RunConfig | None = None, *, resume: bool = False, force: bool = False,
@@ -129,7 +145,7 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progr
         with open_h5(path, "a") as f:
             f.attrs["config"] = cfg.to_json()
     game, arch = cfg.make_game(), cfg.architecture()
-    rollout = game_rollout(game, cfg.backend)
+    learner = make_learner(cfg.hp, cfg)
     eval_batch = cfg.eval_batch or cfg.hp.batch_size
     # The file is open only while it is written (after each evaluation), so other processes can read
     # it between updates and an interruption during the (long) computation leaves it closed.
@@ -138,28 +154,40 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progr
         states: list[SeedState | None] = [load_state(f, k) if f"state/seed_{k}" in f else None
                                           for k in range(len(cfg.seeds))]
         prev_wall = f["metrics/wall_time"][()]
-    wall = [float(prev_wall[st.done, k]) if st is not None and st.done < prev_wall.shape[0] else 0.0
+    # (a resumed seed's time since its last evaluation, when eval_every > 1, is not counted)
+    wall = [float(prev_wall[st.done // cfg.eval_every, k]) if st is not None and st.done // cfg.eval_every
+            < prev_wall.shape[0] else 0.0
             for k, st in enumerate(states)]
-    pending: dict[Any, tuple[int, int]] = {}  # future -> (seed index, agent index)
-    parts: list[list[Any]] = [[None, None] for _ in cfg.seeds]
+    pending: dict[Any, tuple[int, int]] = {}  # future -> (seed index, task index)
+    parts: list[list[Any]] = [[] for _ in cfg.seeds]
 
     def submit(k: int) -> None:
         st = states[k]
         if st.done >= cfg.updates:
             return
-        for i, job in enumerate(pair_jobs(arch, st.agents, cfg.hp, rollout, st.rng, st.models)):
-            pending[executor.submit(timed_step, job)] = (k, i)
+        tasks = step_tasks(learner, game, st.state, st.rng)
+        parts[k] = [None] * len(tasks)
+        for i, (fn, args) in enumerate(tasks):
+            pending[executor.submit(timed_task, fn, args)] = (k, i)
+
+    def evaluated(k: int, st: SeedState, span: float) -> None:
+        """Evaluate (when due) and record seed ``k``'s state ``st``; ``span``: the update's seconds."""
+        agents = players(learner, st.state)
+        met = None
+        t0 = time.perf_counter()
+        if metrics_row(cfg, st.done) is not None:
+            met = evaluate_pair(game, arch, agents, eval_batch, st.rng, cfg.backend)
+        wall[k] += span + time.perf_counter() - t0
+        if met is not None:
+            met["wall_time"] = wall[k]
+        record(path, cfg, k, st, met, agents)
+        states[k] = st
+        if progress and met is not None:
+            progress(st.done, k, met)
 
     for k, seed in enumerate(cfg.seeds):
         if states[k] is None:
-            st = init_seed(cfg, arch, seed)
-            t0 = time.perf_counter()
-            met = evaluate_pair(game, arch, st.agents, eval_batch, st.rng, cfg.backend)
-            met["wall_time"] = wall[k] = time.perf_counter() - t0
-            record(path, cfg, k, st, met)
-            states[k] = st
-            if progress:
-                progress(0, k, met)
+            evaluated(k, init_seed(cfg, seed), 0.0)
         submit(k)
     while pending:
         for fut in executor.wait_any(list(pending)):
@@ -167,19 +195,10 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progr
             parts[k][i] = fut.result()
             if any(p is None for p in parts[k]):
                 continue
-            (r0, start0, end0), (r1, start1, end1) = parts[k]
-            parts[k] = [None, None]
+            results, starts, ends = zip(*parts[k], strict=True)
             st = states[k]
-            agents, models = assemble([r0, r1], cfg.hp, st.models)
-            t0 = time.perf_counter()
-            met = evaluate_pair(game, arch, agents, eval_batch, st.rng, cfg.backend)
-            wall[k] += max(end0, end1) - min(start0, start1) + time.perf_counter() - t0
-            met["wall_time"] = wall[k]
-            new = SeedState(tuple(agents), models, st.rng, st.done + 1)
-            record(path, cfg, k, new, met)
-            states[k] = new
-            if progress:
-                progress(new.done, k, met)
+            new = finish_step(learner, game, st.state, list(results))
+            evaluated(k, SeedState(new, st.rng, st.done + 1), max(ends) - min(starts))
             submit(k)
     with open_h5(path, "a") as f:
         f.attrs["status"] = "complete"

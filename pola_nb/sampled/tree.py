@@ -79,7 +79,7 @@ def adam_step(
     eps: float = 1e-8,
 ) -> tuple[Tree, dict[str, Any]]:
     """One optax ``adam`` step (bias-corrected, eps outside the square root). Not differentiable."""
-    t = state["t"] + 1
+    t = int(state["t"]) + 1  # an int also when the state was read back from a file (np.int64)
     m = tree_map(lambda m_, g: (b1 * m_ + (1 - b1) * g).astype(np.float32), state["m"], grads)
     v = tree_map(lambda v_, g: (b2 * v_ + (1 - b2) * g * g).astype(np.float32), state["v"], grads)
     c1, c2 = 1 - b1**t, 1 - b2**t
@@ -89,3 +89,24 @@ def adam_step(
 
     new = tree_map(upd, params, m, v, _per_key(lr, params))
     return new, {"m": m, "v": v, "t": t}
+
+
+def clip_by_global_norm(tree: Tree, max_norm: float) -> tuple[Tree, float]:
+    """Scale ``tree`` by ``max_norm / ||tree||_2`` when its global L2 norm (over all leaves) exceeds ``max_norm``.
+
+    optax's ``clip_by_global_norm``. Returns the (possibly scaled) tree, float32 leaves, and the norm
+    before clipping. Not differentiable.
+    """
+    norm = float(np.sqrt(sum(np.sum(np.square(np.asarray(getval(x), np.float64))) for x in tree_leaves(tree))))
+    scale = 1.0 if norm <= max_norm else max_norm / norm
+    return tree_map(lambda x: (np.asarray(getval(x)) * scale).astype(np.float32), tree), norm
+
+
+def ema(target: Tree, online: Tree, keep: float) -> Tree:
+    """Exponential moving average ``keep * target + (1 - keep) * online`` leaf-wise, float32.
+
+    ``keep`` is the fraction of the old target kept (LOQA's ``target_ema_gamma`` = 0.99).
+    """
+    return tree_map(lambda t, o: (keep * np.asarray(getval(t), np.float64)
+                                  + (1.0 - keep) * np.asarray(getval(o), np.float64)).astype(np.float32),
+                    target, online)

@@ -1,0 +1,100 @@
+"""Benchmark of one LOQA update at the official Coin Game settings: prints one JSON object.
+
+Settings (``pola train coin --algo loqa --preset paper``): 3x3 Coin Game, T = 50, B = 512 episodes,
+actor GRU H = 128 with 2 dense layers before it, Q GRU H = 64 with 2 dense layers, float32. The
+opponent population holds ``--population`` snapshots (default 100: the population after 1000
+updates; each episode draws its own), so the opponent's rollout and values cost what they cost in
+the middle of a run.
+
+Reports ``s_per_update`` (best and mean of ``--repeats`` updates, after one warm-up update), the
+matrix-product GFLOP of one update as :mod:`pola_nb.sampled.fused` counts them (the products of the
+differentiable passes; the samplers' GRU cells and the population's per-snapshot products are not
+counted), the GFLOP/s that makes, and the float32 matmul peak of this machine measured in the same
+run (2048^3 sgemm, one thread), with the load average and versions. Runs single-threaded (one BLAS
+and one numba thread, the way training runs).
+
+Usage: ``python bench/loqa_step.py [--repeats N] [--population K] [--grid N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+
+def sgemm_peak() -> float:
+    import numpy as np
+
+    n = 2048
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = a.T.copy()
+    a @ b
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--population", type=int, default=100)
+    ap.add_argument("--grid", type=int, default=3)
+    args = ap.parse_args()
+
+    import numpy as np
+
+    from pola_nb.generics import init_state, make_learner, train_step
+    from pola_nb.sampled import fused, tree
+    from pola_nb.sampled.config import preset_config
+    from pola_nb.sampled.process import limit_blas_threads, pinned_numba_threads
+
+    limit_blas_threads(1)
+    peak = sgemm_peak()
+    cfg = preset_config("coin", "loqa", "paper", grid=args.grid)
+    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
+    rng = np.random.default_rng(0)
+    state = init_state(learner, game, rng)
+    snaps = [tree.copy(learner.actor.init(rng)) for _ in range(args.population)]
+    state["population"].extend({"pol": p, "q": learner.q.init(rng)} for p in snaps)
+    state["step"] = np.int64(1)  # not a multiple of population_every: the population stays as set
+    times = []
+    with pinned_numba_threads(1):
+        state, _ = train_step(learner, game, state, rng)  # warm-up (compilation, allocation)
+        fused.FLOPS = [0]
+        for _ in range(args.repeats):
+            state["step"] = np.int64(1)
+            t = time.perf_counter()
+            state, _ = train_step(learner, game, state, rng)
+            times.append(time.perf_counter() - t)
+            state["population"] = state["population"][: args.population]
+        flops = fused.FLOPS[0] / args.repeats
+        fused.FLOPS = None
+    best = min(times)
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    print(json.dumps({
+        "benchmark": "loqa_update", "grid": args.grid, "batch": cfg.hp.batch_size, "steps": cfg.steps,
+        "actor_hidden": cfg.hidden, "q_hidden": cfg.hp.q_hidden, "population": args.population,
+        "s_per_update_best": round(best, 4), "s_per_update_mean": round(float(np.mean(times)), 4),
+        "repeats": args.repeats, "matmul_gflop_per_update": round(flops / 1e9, 3),
+        "achieved_gflops": round(flops / 1e9 / best, 2), "sgemm_peak_gflops_1_thread": round(peak, 1),
+        "fraction_of_peak": round(flops / 1e9 / best / peak, 3),
+        "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
+        "python": platform.python_version(), "numpy": np.__version__, "commit": commit,
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The LOQA learner: its state, its opponent population, its run files and resume.
+
+The loss terms are checked against closed forms in ``test_loqa_terms.py``; here the learner's
+wiring: which parameters play and learn, when snapshots are taken, what the file keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import h5py
+import numpy as np
+import pytest
+
+from pola_nb.errors import PolaUsageError
+from pola_nb.generics import init_state, make_learner, players, train_step
+from pola_nb.runfile import load_checkpoint
+from pola_nb.sampled import tree
+from pola_nb.sampled.config import preset_config
+from pola_nb.sampled.loqa import Population, with_time
+from pola_nb.sampled.training import train
+
+TINY = dict(seeds=(1, 2), hidden=8, q_hidden=8, batch_size=16, steps=6, updates=5, eval_every=2,
+            checkpoint_every=2, population_every=2)
+
+
+def tiny(game: str = "coin", **kw):
+    return preset_config(game, "loqa", "quick", **{**TINY, **kw})
+
+
+def test_population_takes_a_snapshot_every_population_every_updates():
+    cfg = tiny(seeds=(1,))
+    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
+    rng = np.random.default_rng(0)
+    state = init_state(learner, game, rng)
+    seen = [tree.copy(state["params"])]
+    for _ in range(5):
+        state, _ = train_step(learner, game, state, rng)
+        seen.append(tree.copy(state["params"]))
+    pop = state["population"]
+    assert len(pop) == 3  # updates 0, 2 and 4 started with a push
+    for i, snap in enumerate(pop):
+        np.testing.assert_array_equal(tree.flat(snap), tree.flat(seen[2 * i]))
+    assert int(state["step"]) == 5
+    a, b = players(learner, state)
+    assert a["pol"] is b["pol"] is state["params"]["pol"]
+
+
+def test_update_moves_actor_q_and_target_as_described():
+    """The actor step changes the actor and the Q network (the TD advantage is not stopped); the
+    target moves by (1 - ema_keep) of the way to the new parameters; the Adam counts advance by one."""
+    cfg = tiny(seeds=(1,), ema_keep=0.75)
+    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
+    rng = np.random.default_rng(1)
+    s0 = init_state(learner, game, rng)
+    s1, _ = train_step(learner, game, s0, rng)
+    for part in ("pol", "q"):
+        assert not np.array_equal(tree.flat(s1["params"][part]), tree.flat(s0["params"][part])), part
+    expected = 0.75 * tree.flat(s0["target"]) + 0.25 * tree.flat(s1["params"])
+    np.testing.assert_allclose(tree.flat(s1["target"]), expected, rtol=1e-6, atol=1e-7)
+    assert int(s1["adam"]["t"]) == 1 and int(s1["adam_q"]["t"]) == 1
+
+
+def test_stopped_td_advantage_leaves_q_to_the_q_step_only(monkeypatch):
+    """With stop_td_advantage the actor objective has no gradient in the Q network."""
+    from autograd import grad
+
+    from pola_nb.sampled import loqa
+
+    cfg = tiny(seeds=(1,), stop_td_advantage=True)
+    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
+    captured = {}
+    real = loqa.actor_objective
+
+    def spy(theta, *args):
+        captured["g"] = grad(real)(tree.stop(theta), *args)
+        return real(theta, *args)
+
+    monkeypatch.setattr(loqa, "actor_objective", spy)
+    rng = np.random.default_rng(2)
+    train_step(learner, game, init_state(learner, game, rng), rng)
+    assert np.all(tree.flat(captured["g"]["q"]) == 0)
+    assert np.any(tree.flat(captured["g"]["pol"]) != 0)
+
+
+def test_with_time_appends_the_raw_step_index():
+    obs = np.zeros((4, 3, 2), np.float32)
+    x = with_time(obs)
+    assert x.shape == (4, 3, 3) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[:, 1, 2], [0, 1, 2, 3])
+
+
+def test_population_stacks_grow_with_the_list():
+    rng = np.random.default_rng(0)
+    snaps = [{"pol": {"w": rng.standard_normal((2, 3)).astype(np.float32)}} for _ in range(40)]
+    pop = Population(snaps[:3])
+    np.testing.assert_array_equal(pop.stacked("pol")["w"], np.stack([s["pol"]["w"] for s in snaps[:3]]))
+    pop.extend(snaps[3:])
+    np.testing.assert_array_equal(pop.stacked("pol")["w"], np.stack([s["pol"]["w"] for s in snaps]))
+
+
+@pytest.mark.parametrize("game", ["coin", "ipd"])
+def test_resumed_run_equals_the_uninterrupted_one(tmp_path, game):
+    """Parameters, EMA target, Adam states, population and random numbers all come back: a run
+    stopped after update 3 and resumed ends with the same metrics and checkpoints."""
+    cfg = tiny(game)
+    full = train(tmp_path / "full.h5", cfg)
+
+    def stop_at_3(u, k, m):
+        if u >= 2 and k == 1:
+            raise KeyboardInterrupt
+
+    cut = tmp_path / "cut.h5"
+    with pytest.raises(KeyboardInterrupt):
+        train(cut, cfg, progress=stop_at_3)
+    train(cut, resume=True)
+    with h5py.File(full) as a, h5py.File(cut) as b:
+        np.testing.assert_array_equal(a["metrics/update"][()], [0, 2, 4, 5])
+        for name in a["metrics"]:
+            if name != "wall_time":
+                np.testing.assert_array_equal(a[f"metrics/{name}"][()], b[f"metrics/{name}"][()], err_msg=name)
+        assert len(a["state/seed_0/population"]) == 3
+    for k in (0, 1):
+        pa, pb = load_checkpoint(full, 5, k)[2], load_checkpoint(cut, 5, k)[2]
+        np.testing.assert_array_equal(tree.flat(pa), tree.flat(pb))
+
+
+def test_loqa_needs_agent_centric_views_and_its_own_settings():
+    with pytest.raises(PolaUsageError, match="agent-centric"):
+        preset_config("coin", "loqa", "quick", agent_centric=False)
+    with pytest.raises(PolaUsageError, match="outer_steps is a setting of"):
+        preset_config("coin", "loqa", "quick", outer_steps=3)
+    with pytest.raises(PolaUsageError, match="lr_q is a setting of loqa"):
+        preset_config("coin", "pola-dice", "quick", lr_q=0.1)
+    cfg = tiny()
+    assert replace(cfg, updates=7).hp == cfg.hp
+
+
+def test_strong_cooperation_is_the_first_evaluation_past_both_thresholds(tmp_path):
+    """Synthetic rows (updates 0, 10, 20, 30) on a 5x5 grid (scale 2 floor(5/2) = 4): seed 0 passes
+    both thresholds first at update 20, seed 1 passes the self-play one but never the ALLD one."""
+    from pola_nb.generics import metric_names
+    from pola_nb.runfile import create_run_file, write_row
+    from pola_nb.sampled.report import strong_cooperation
+
+    cfg = preset_config("coin", "loqa", "quick", grid=5, seeds=(1, 2), updates=30, eval_every=10)
+    path = tmp_path / "s.h5"
+    create_run_file(path, cfg)
+    each = [[0.0, 0.06], [0.04, 0.06], [0.06, 0.06], [0.07, 0.07]]  # per row, per seed
+    alld = [[-0.2, -0.2], [-0.04, -0.06], [-0.04, -0.06], [-0.01, -0.06]]
+    with h5py.File(path, "a") as f:
+        for row in range(4):
+            for k in range(2):
+                m = dict.fromkeys(metric_names(cfg.make_game()), 0.0)
+                m.update(score1=each[row][k], score2=each[row][k], vs_alld1=alld[row][k], vs_alld2=alld[row][k],
+                         wall_time=100.0 * row + k)
+                write_row(f, cfg, 10 * row, k, m)
+    with h5py.File(path) as f:
+        sc = strong_cooperation(f, 5)
+    assert sc == {"update": [20, None], "wall_time_s": [200.0, None], "reached": 1}
