@@ -16,6 +16,7 @@ generic             dispatches on                                 methods in
 ``init_params``
 ``logits_vjp``
 ``obs_dim``         sampled game (``IPDHistory``, ``CoinGame``)   :mod:`pola_nb.sampled.games`
+``swap_seats``
 ``metric_names``
 ``reference_strategies``
 ``reference_lines``
@@ -81,6 +82,15 @@ def obs_dim(game):
     """Length of one observation vector of a sampled game (``IPDHistory``, ``CoinGame``), an int.
 
     Observations are float32 arrays ``(..., obs_dim(game))`` in agent-1-first order.
+    """
+
+
+@dispatch.abstract
+def swap_seats(game, obs):
+    """An observation of one seat as the other seat would see it: ``obs`` ``(..., obs_dim(game))``
+    float32 -> the same shape (own and other channels or actions exchanged; its own inverse).
+
+    In an agent-centric game seat 2 observes ``swap_seats(game, o)`` where seat 1 observes ``o``.
     """
 
 

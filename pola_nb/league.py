@@ -246,7 +246,9 @@ def play_league(agents: list[LeagueAgent], settings: dict[str, Any], batch: int,
             return play_league(agents, settings, batch, seed, backend, executor, batch_strategies)
     from pola_nb.sampled.cluster import InProcess
 
-    game = make_game(settings["game"], steps=settings["steps"], grid=settings["grid"], cf=settings["cf"])
+    # agent-centric: checkpoints of either view play seat 2 as trained (runfile.checkpoint_agent)
+    game = make_game(settings["game"], steps=settings["steps"], grid=settings["grid"], cf=settings["cf"],
+                     agent_centric=True)
     n = len(agents)
     coin = settings["game"] == "coin"
     keys = _MATRICES + (_COIN_MATRICES if coin else ())

@@ -36,7 +36,7 @@ from pola_nb.errors import PolaUsageError, require
 from pola_nb.generics import metric_names, steps_per_update
 from pola_nb.results import open_h5, open_results, write_root_attrs
 from pola_nb.sampled.config import RunConfig
-from pola_nb.sampled.policies import PolicySampler
+from pola_nb.sampled.policies import PolicySampler, SwappedView
 
 KIND = "train"
 
@@ -236,10 +236,16 @@ def parse_checkpoint_spec(text: str) -> tuple[Path, int | None, int]:
     return Path(text), update, seed_index
 
 
-def checkpoint_agent(text: str, agent: int) -> tuple[RunConfig, PolicySampler]:
+def checkpoint_agent(text: str, agent: int) -> tuple[RunConfig, PolicySampler | SwappedView]:
     """Agent ``agent`` (0 or 1) of a checkpoint ``RUN.h5[:update][@seed_index]`` as a rollout-driver
-    agent (for ``pola eval``), with the run's configuration (game settings)."""
+    agent that plays seat ``agent`` of an AGENT-CENTRIC game (``pola eval``, the league), with the
+    run's configuration (game settings). An agent 2 trained with the shared view (agent 1's) is
+    wrapped in :class:`~pola_nb.sampled.policies.SwappedView`, so agents trained either way meet in
+    one game and each sees what it was trained on."""
     require(agent in (0, 1), "agent must be 0 or 1")
     path, update, k = parse_checkpoint_spec(text)
     cfg, arch, agents = load_checkpoint(path, update, k)
-    return cfg, PolicySampler(arch.policy, agents[agent]["pol"])
+    sampler = PolicySampler(arch.policy, agents[agent]["pol"])
+    if agent == 1 and not cfg.agent_centric:
+        return cfg, SwappedView(sampler, cfg.make_game())
+    return cfg, sampler

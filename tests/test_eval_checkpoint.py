@@ -33,7 +33,8 @@ def test_checkpoint_against_strategy_and_cross_play(run_file, capsys):
     r = json.loads(out)
     cfg, a1 = checkpoint_agent(spec1, 0)
     _, a2 = checkpoint_agent(spec2, 1)  # slot 2 plays the run's agent 2
-    expected = scores(rollout(cfg.make_game(), a1, a2, 300, seed=4))
+    # the run's own (shared-view) game with the unwrapped agent 2: eval's agent-centric game must match it
+    expected = scores(rollout(cfg.make_game(), a1, a2.agent, 300, seed=4))
     assert (r["score1"], r["score2"]) == pytest.approx(expected)
     assert r["agent1"] == spec1
     code, out, _ = run(["eval", "ipd", "--agent1", "alld", "--agent2", spec2, "--batch-size", "300", "--json"], capsys)

@@ -37,6 +37,7 @@ MEANT_FOR = {
     "init_params": (FAMILIES, (np.random.Generator, int)),
     "logits_vjp": (FAMILIES, (object, object)),
     "obs_dim": (GAMES, ()),
+    "swap_seats": (GAMES, (np.ndarray,)),
     "metric_names": (GAMES, ()),
     "reference_strategies": (GAMES, ()),
     "reference_lines": (GAMES, ()),

@@ -158,3 +158,37 @@ def test_strong_cooperation_is_the_first_evaluation_past_both_thresholds(tmp_pat
     with h5py.File(path) as f:
         sc = strong_cooperation(f, 5)
     assert sc == {"update": [20, None], "wall_time_s": [200.0, None], "reached": 1}
+
+
+@pytest.mark.parametrize("game", ["coin", "ipd"])
+def test_a_shared_view_agent_2_plays_an_agent_centric_game_as_it_was_trained(tmp_path, game):
+    """Cross-play puts every checkpoint in an agent-centric game; a POLA run's agent 2 (trained on
+    agent 1's view) is wrapped so that its trajectory is bit-identical to the shared-view game's."""
+    from pola_nb.runfile import checkpoint_agent
+    from pola_nb.sampled.games import make_game
+    from pola_nb.sampled.policies import PolicySampler, SwappedView
+    from pola_nb.sampled.rollout import rollout
+
+    cfg = preset_config(game, "pola-dice", "quick", updates=1, hidden=4, steps=5, batch_size=8, outer_steps=1)
+    path = train(tmp_path / "p.h5", cfg)
+    _, a1 = checkpoint_agent(str(path), 0)
+    _, a2 = checkpoint_agent(str(path), 1)
+    assert isinstance(a1, PolicySampler) and isinstance(a2, SwappedView)
+    shared = rollout(make_game(game, steps=7), a1, a2.agent, 64, seed=5)
+    centric = rollout(make_game(game, steps=7, agent_centric=True), a1, a2, 64, seed=5)
+    np.testing.assert_array_equal(shared.actions, centric.actions)
+    np.testing.assert_array_equal(shared.rewards, centric.rewards)
+    if game == "coin":  # the view matters (a 1-update IPD agent hardly reads its observations)
+        unwrapped = rollout(make_game(game, steps=7, agent_centric=True), a1, a2.agent, 64, seed=5)
+        assert not np.array_equal(shared.actions, unwrapped.actions)
+
+
+def test_league_of_pola_and_loqa_checkpoints(tmp_path):
+    from pola_nb.league import run_league
+
+    pola = train(tmp_path / "p.h5", preset_config("coin", "pola-dice", "quick", updates=1, hidden=4, steps=5,
+                                                  batch_size=8, outer_steps=1))
+    loqa = train(tmp_path / "l.h5", tiny(seeds=(1,)))
+    run_league([str(pola), str(loqa)], tmp_path / "league.h5", strategies=["alld"], batch=32)
+    with h5py.File(tmp_path / "league.h5") as f:
+        assert f["score_row"].shape == (3, 3) and not np.isnan(f["score_row"][()]).any()

@@ -118,6 +118,20 @@ def obs_dim(game: CoinGame) -> int:
 
 
 @dispatch
+def swap_seats(game: IPDHistory, obs: np.ndarray) -> np.ndarray:
+    """``[onehot3(a1), onehot3(a2)]`` <-> ``[onehot3(a2), onehot3(a1)]``."""
+    return np.concatenate([obs[..., 3:6], obs[..., 0:3]], axis=-1)
+
+
+@dispatch
+def swap_seats(game: CoinGame, obs: np.ndarray) -> np.ndarray:
+    """Channels (red agent, blue agent, red coin, blue coin) -> (blue agent, red agent, blue coin,
+    red coin); each channel is ``grid * grid`` consecutive floats."""
+    channels = np.reshape(obs, (*np.shape(obs)[:-1], 4, -1))
+    return np.reshape(channels[..., [1, 0, 3, 2], :], np.shape(obs))
+
+
+@dispatch
 def reference_strategies(game: IPDHistory | CoinGame) -> tuple[str, ...]:
     """Always defect, always cooperate and tit-for-tat (the opponents of the paper's Figures 4 and 5)."""
     return ("alld", "allc", "tft")

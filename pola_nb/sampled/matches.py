@@ -26,7 +26,8 @@ def play_match(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, 
     require_int("batch", batch, 1)
     require_int("seed", seed, 0)
     check_game_settings(steps, cf, grid)
-    game = make_game(game_name, steps=steps, grid=grid, cf=cf)
+    # agent-centric: checkpoints of either view play seat 2 as trained (runfile.checkpoint_agent)
+    game = make_game(game_name, steps=steps, grid=grid, cf=cf, agent_centric=True)
     agents = tuple(make_agent(spec, k, game_name, grid) for k, spec in enumerate((agent1, agent2)))
     check_backend(backend)
 
@@ -53,9 +54,11 @@ def is_checkpoint(spec: str) -> bool:
 def make_agent(spec: str, slot: int, game_name: str, grid: int):
     """A fixed strategy, or the agent of a training checkpoint that played in slot ``slot`` (0 or 1).
 
-    Observations are in agent-1-first order, so a learned agent keeps the role it was trained in:
-    ``--agent1 RUN.h5`` plays the run's agent 1, ``--agent2 RUN.h5`` its agent 2. Cross-play between
-    seeds or algorithms is ``--agent1 A.h5@0 --agent2 B.h5@3``.
+    A learned agent keeps the role it was trained in: ``--agent1 RUN.h5`` plays the run's agent 1,
+    ``--agent2 RUN.h5`` its agent 2, each seeing the observations it was trained on (the shared
+    agent-1-first view, or its own view for agent-centric runs such as LOQA and Advantage Alignment,
+    whose one policy plays both seats). Cross-play between seeds or algorithms is
+    ``--agent1 A.h5@0 --agent2 B.h5@3``.
     """
     from pola_nb.sampled.strategies import strategy
 

@@ -468,3 +468,22 @@ class PolicySampler:
         cdf = np.cumsum(probs, axis=-1)
         a = (cdf < u[:, None]).sum(axis=-1)
         return np.minimum(a, probs.shape[-1] - 1).astype(np.int32)
+
+
+class SwappedView:
+    """A rollout-driver agent (``reset``/``act``) that hands ``agent`` the other seat's view of each
+    observation (:func:`~pola_nb.generics.swap_seats` of ``game``): an agent 2 trained on the shared
+    (agent-1-first) view playing seat 2 of an agent-centric game, where seat 2 observes its own
+    view, sees exactly what it saw in training."""
+
+    def __init__(self, agent: Any, game: Any):
+        self.agent, self.game = agent, game
+
+    def reset(self, batch: int) -> None:
+        self.agent.reset(batch)
+
+    def act(self, obs: np.ndarray, last_reward: np.ndarray | None = None,
+            u: np.ndarray | None = None) -> np.ndarray:
+        from pola_nb.generics import swap_seats
+
+        return self.agent.act(np.ascontiguousarray(swap_seats(self.game, obs)), last_reward, u)
