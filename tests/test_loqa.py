@@ -192,3 +192,17 @@ def test_league_of_pola_and_loqa_checkpoints(tmp_path):
     run_league([str(pola), str(loqa)], tmp_path / "league.h5", strategies=["alld"], batch=32)
     with h5py.File(tmp_path / "league.h5") as f:
         assert f["score_row"].shape == (3, 3) and not np.isnan(f["score_row"][()]).any()
+
+
+def test_loqa_learns_reciprocity_on_the_ipd(tmp_path):
+    """The quick IPD preset (memory-one actor, own-first states): after 150 updates the policy
+    cooperates after mutual cooperation and after the opponent cooperated, and defects after the
+    opponent defected, i.e. tit-for-tat (the LOQA paper's IPD result)."""
+    from pola_nb.ipd_rules import STATES
+    from pola_nb.sampled.policies import log_softmax
+
+    path = train(tmp_path / "ipd.h5", preset_config("ipd", "loqa", "quick"))
+    table = load_checkpoint(path)[2][0]["pol"]["table"]
+    p_c = dict(zip(STATES, np.exp(log_softmax(table))[:, 1], strict=True))  # (own, other) previous actions
+    assert p_c["CC"] > 0.9 and p_c["DC"] > 0.9, p_c  # the opponent cooperated
+    assert p_c["CD"] < 0.1 and p_c["DD"] < 0.2, p_c  # the opponent defected

@@ -366,12 +366,13 @@ PAPER[("ipd", "loqa")] = dict(updates=7000, eval_every=100, checkpoint_every=100
                               agent_centric=True, hp=dict(batch_size=2048, grad_clip=0.0, entropy_beta=0.0,
                                                          q_net="feed-forward", q_hidden=16,
                                                          population_every=0))
-#: LOQA at the quick scale: narrower networks and smaller batches, the same learning rates.
+#: LOQA at the quick scale: narrower networks and smaller batches (Coin Game), a larger learning
+#: rate and fewer updates (IPD).
 QUICK[("coin", "loqa")] = dict(updates=1500, eval_every=50, checkpoint_every=250, hidden=64,
                                layers_before_gru=1, agent_centric=True, hp=dict(batch_size=256))
-QUICK[("ipd", "loqa")] = dict(updates=1000, eval_every=50, checkpoint_every=250, policy="memory-one",
-                              agent_centric=True, hp=dict(batch_size=512, grad_clip=0.0, entropy_beta=0.0,
-                                                         q_net="feed-forward", q_hidden=16,
+QUICK[("ipd", "loqa")] = dict(updates=150, eval_every=10, checkpoint_every=50, policy="memory-one",
+                              agent_centric=True, hp=dict(batch_size=256, lr_actor=0.02, grad_clip=0.0,
+                                                         entropy_beta=0.0, q_net="feed-forward", q_hidden=16,
                                                          population_every=0))
 #: Advantage Alignment on the Coin Game: GRU 64 policy and critic, 512 episodes of 50 steps.
 for _algo in AA_ALGOS:
