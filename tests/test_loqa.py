@@ -206,3 +206,23 @@ def test_loqa_learns_reciprocity_on_the_ipd(tmp_path):
     p_c = dict(zip(STATES, np.exp(log_softmax(table))[:, 1], strict=True))  # (own, other) previous actions
     assert p_c["CC"] > 0.9 and p_c["DC"] > 0.9, p_c  # the opponent cooperated
     assert p_c["CD"] < 0.1 and p_c["DD"] < 0.2, p_c  # the opponent defected
+
+
+def test_epsilon_greedy_explores_with_probability_epsilon():
+    """Actions of an always-cooperate agent under epsilon = 0.2 (2 actions): about 10% defections,
+    exactly where u < 0.2 and u / 0.2 < 1/2; epsilon = 0 is the agent itself."""
+    from pola_nb.sampled.loqa import EpsilonGreedy
+
+    class AlwaysC:
+        def reset(self, batch):
+            pass
+
+        def act(self, obs, last_reward, u):
+            assert np.all((u >= 0) & (u < 1))
+            return np.ones(len(u), np.int32)
+
+    u = np.random.default_rng(0).random(100_000, dtype=np.float32)
+    a = EpsilonGreedy(AlwaysC(), 0.2, 2).act(None, None, u)
+    np.testing.assert_array_equal(a == 0, u < 0.1)
+    assert abs(np.mean(a == 0) - 0.1) < 0.005
+    np.testing.assert_array_equal(EpsilonGreedy(AlwaysC(), 0.0, 2).act(None, None, u), 1)

@@ -112,6 +112,8 @@ class LoqaHyper:
     shaping_weight: float = setting(1.0, "LOQA: weight of the opponent-shaping term.", low=0.0)
     temperature: float = setting(1.0, "LOQA: temperature of the opponent model's softmax.", low=0.0,
                                  low_open=True)
+    epsilon: float = setting(0.0, "LOQA: probability of a uniformly random action in the training "
+                             "rollouts (the official IPD code uses 0.2; the losses ignore it).", low=0.0, high=1.0)
     population_every: int = setting(10, "LOQA: updates between snapshots added to the opponent population "
                                     "(0: play the current parameters).", low=0)
 
@@ -359,12 +361,12 @@ QUICK: dict[tuple[str, str], dict[str, Any]] = {
 
 #: LOQA: the official code's README commands (Coin Game: 3x3, evaluated every 100 updates, the
 #: published league's agents after 6000 updates; IPD: tabular actor, feed-forward Q on [state, t],
-#: no opponent population, no gradient clipping, no entropy bonus).
+#: epsilon-greedy rollouts, no opponent population, no gradient clipping, no entropy bonus).
 PAPER[("coin", "loqa")] = dict(updates=6000, eval_every=100, checkpoint_every=1000, hidden=128,
                                layers_before_gru=2, agent_centric=True, hp=dict())
 PAPER[("ipd", "loqa")] = dict(updates=7000, eval_every=100, checkpoint_every=1000, policy="memory-one",
                               agent_centric=True, hp=dict(batch_size=2048, grad_clip=0.0, entropy_beta=0.0,
-                                                         q_net="feed-forward", q_hidden=16,
+                                                         q_net="feed-forward", q_hidden=16, epsilon=0.2,
                                                          population_every=0))
 #: LOQA at the quick scale: narrower networks and smaller batches (Coin Game), a larger learning
 #: rate and fewer updates (IPD).

@@ -94,6 +94,28 @@ class Population(list):
         return {name: a[:k] for name, a in arrays.items()}
 
 
+class EpsilonGreedy:
+    """A rollout-driver agent that plays ``agent`` but, with probability ``epsilon``, a uniformly
+    random action instead (the official LOQA IPD rollouts). One uniform per step and episode
+    decides both: ``u < epsilon`` picks action ``floor(u / epsilon * A)``, otherwise ``agent`` samples
+    with ``(u - epsilon) / (1 - epsilon)``."""
+
+    def __init__(self, agent: Any, epsilon: float, n_actions: int):
+        self.agent, self.epsilon, self.n_actions = agent, float(epsilon), int(n_actions)
+
+    def reset(self, batch: int) -> None:
+        self.agent.reset(batch)
+
+    def act(self, obs: np.ndarray, last_reward: np.ndarray | None = None, u: np.ndarray | None = None) -> np.ndarray:
+        eps = np.float32(self.epsilon)
+        explore = u < eps
+        rest = np.where(explore, np.float32(0.5), (u - eps) / (np.float32(1) - eps)).astype(F32)
+        chosen = self.agent.act(obs, last_reward, rest)
+        scaled = np.where(explore, u, np.float32(0)) / (eps if eps > 0 else np.float32(1))
+        random = np.minimum((scaled * self.n_actions).astype(np.int32), self.n_actions - 1)
+        return np.where(explore, random, chosen).astype(np.int32)
+
+
 def with_time(obs: np.ndarray) -> np.ndarray:
     """``[o_t, t]``: the observations ``(T', B, n)`` with the step index appended, ``(T', B, n + 1)``."""
     t = np.broadcast_to(np.arange(obs.shape[0], dtype=F32)[:, None, None], (*obs.shape[:2], 1))
@@ -169,6 +191,8 @@ def loqa_update(learner: Loqa, state: dict, seed: int) -> dict:
     else:
         index = draw_population_index(len(population), hp.batch_size, rng)
         other = PopulationSampler(learner.actor, population.stacked("pol"), index)
+    if hp.epsilon > 0:
+        me, other = (EpsilonGreedy(a, hp.epsilon, learner.game.n_actions) for a in (me, other))
     traj = rollout(learner.game, me, other, hp.batch_size, seed=rng, backend=learner.backend)
     obs, obs2 = traj.observations(0), traj.observations(1)
     actions, actions2 = traj.actions[..., 0].astype(np.int64), traj.actions[..., 1].astype(np.int64)
