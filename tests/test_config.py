@@ -144,3 +144,16 @@ def test_a_run_files_stored_configuration_round_trips(tmp_path):
     copy = tmp_path / "copy.h5"
     assert runner.invoke(app, ["train", "ipd", "--config", str(toml), "--quiet", "--out", str(copy)]).exit_code == 0
     assert stored_config(copy) == stored_config(run)
+
+
+def test_shipped_configuration_files_load():
+    """Every TOML file under data/configs is a valid configuration for ``pola train --config``."""
+    from pathlib import Path
+
+    from pola_nb.sampled.config import config_from_settings, read_toml
+
+    files = sorted((Path(__file__).parents[1] / "data" / "configs").glob("*.toml"))
+    assert files
+    for path in files:
+        cfg = config_from_settings(read_toml(path))
+        assert cfg.agent_centric and cfg.hp.algo == "loqa", path
