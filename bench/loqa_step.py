@@ -51,7 +51,7 @@ def main() -> None:
 
     import numpy as np
 
-    from pola_nb.generics import init_state, make_learner, train_step
+    from pola_nb.generics import init_net, init_state, make_learner, train_step
     from pola_nb.sampled import fused, tree
     from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.process import limit_blas_threads, pinned_numba_threads
@@ -62,8 +62,8 @@ def main() -> None:
     learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
     rng = np.random.default_rng(0)
     state = init_state(learner, game, rng)
-    snaps = [tree.copy(learner.actor.init(rng)) for _ in range(args.population)]
-    state["population"].extend({"pol": p, "q": learner.q.init(rng)} for p in snaps)
+    snaps = [tree.copy(init_net(learner.actor, rng)) for _ in range(args.population)]
+    state["population"].extend({"pol": p, "q": init_net(learner.q, rng)} for p in snaps)
     state["step"] = np.int64(1)  # not a multiple of population_every: the population stays as set
     times = []
     with pinned_numba_threads(1):

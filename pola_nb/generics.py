@@ -15,11 +15,21 @@ generic             dispatches on                                 methods in
 ``n_params``        ``NeuralNet``)
 ``init_params``
 ``logits_vjp``
+``init_net``        sampled-game net (``GRUNet``,                 :mod:`pola_nb.sampled.policies`
+``net_step``        ``MemoryOneTable``, ``FeedForwardNet``)
+``net_sequence``
 ``obs_dim``         sampled game (``IPDHistory``, ``CoinGame``)   :mod:`pola_nb.sampled.games`
 ``swap_seats``
 ``metric_names``
 ``reference_strategies``
 ``reference_lines``
+``game_stats``
+``game_metrics``
+``league_entries``
+``match_settings``
+``check_trained_on``
+``run_summary``
+``stats_lines``
 ``make_learner``    hyperparameters (``Hyper``, ``LoqaHyper``)    :mod:`pola_nb.sampled.pola_learner`,
 ``steps_per_update``                                              :mod:`pola_nb.sampled.loqa`
 ``init_state``      learner (``PolaLearner``, ``Loqa``) and       the learner's module
@@ -74,6 +84,34 @@ def logits_vjp(family, theta, g):
     """
 
 
+# ------------------------------------------------------------------------------ sampled-game networks
+
+
+@dispatch.abstract
+def init_net(net, rng):
+    """Initial parameters of the net ``net`` (``GRUNet``, ``MemoryOneTable``, ``FeedForwardNet`` of
+    :mod:`pola_nb.sampled.policies`): a flat ``dict[str, float32 array]`` drawn from ``rng``, a
+    ``numpy.random.Generator``.
+    """
+
+
+@dispatch.abstract
+def net_step(net, params, carry, x):
+    """One step of ``net`` on a whole batch (the sampler's path, plain numpy): observations ``x``
+    ``(B, n_in)`` float32 and the carry (``net.start(B)`` before the first step) -> ``(out (B, n_out),
+    new carry)``. ``params`` are ``net.prepare(params)``; the arithmetic is that of :func:`net_sequence`.
+    """
+
+
+@dispatch.abstract
+def net_sequence(net, params, obs, known=None):
+    """Outputs of ``net`` for every step of ``obs`` ``(T', B, n_in)`` from the initial carry: shape
+    ``(T', B, n_out)``, differentiable (``autograd``; ``params`` may hold boxes). ``known``: a
+    sampler's :class:`~pola_nb.sampled.policies.Recording` of this forward pass, used where the net
+    can (the GRU), else ignored.
+    """
+
+
 # ------------------------------------------------------------------------------------- sampled games
 
 
@@ -120,6 +158,64 @@ def reference_lines(game):
     Returns ``{panel: [(value, label), ...]}`` in panel order; a panel is a plotted quantity
     (``score_each_other``, ``score_vs_alld``: per-step mean reward; ``own_coin``: a proportion in
     [0, 1]) and a value is what the labelled strategy pair achieves, in the panel's unit.
+    """
+
+
+@dispatch.abstract
+def game_stats(game, traj):
+    """A game's own statistics of the rollout ``traj`` (a :class:`~pola_nb.sampled.rollout.Trajectory`
+    of ``game``) as ``pola eval`` reports them: a dict of floats in report order, empty for the IPD;
+    for the Coin Game the pick-ups per episode ``rr``, ``rb``, ``br``, ``bb`` (agent colour, coin
+    colour) and the own-coin proportions ``own_coin1``, ``own_coin2`` and ``same`` in [0, 1].
+    """
+
+
+@dispatch.abstract
+def game_metrics(game, traj):
+    """The game's own training metrics of one evaluation rollout ``traj`` of the trained pair: a dict
+    of floats, the :func:`metric_names` of ``game`` after ``wall_time`` (empty for the IPD; for the
+    Coin Game ``rr``, ``rb``, ``br``, ``bb`` and ``own_coin``, the same-colour proportion).
+    """
+
+
+@dispatch.abstract
+def league_entries(game, traj):
+    """The game's own entries of one league pair from its rollout ``traj``: a dict name -> float or
+    list of floats, each one cell of an N x N (x length) matrix of the league file. Empty for the
+    IPD; for the Coin Game ``pickups`` ``[RR, RB, BR, BB]`` per episode, ``own_coin_row``,
+    ``own_coin_col`` and ``same`` (proportions in [0, 1]).
+    """
+
+
+@dispatch.abstract
+def match_settings(game):
+    """The settings of ``game`` that a match reports beside its length, as a dict: ``{"cf": cf}``
+    for the IPD, ``{"grid": N}`` for the Coin Game (``pola eval``'s output keys).
+    """
+
+
+@dispatch.abstract
+def check_trained_on(game, trained, who):
+    """Refuse (:class:`~pola_nb.errors.PolaUsageError`) to let the agent ``who`` (its name, for the
+    message), trained on ``trained`` (a game of the same type), play ``game`` when its networks
+    cannot: a Coin Game agent plays only on the grid it was trained on, an IPD agent any IPD.
+    Returns None.
+    """
+
+
+@dispatch.abstract
+def run_summary(game, f):
+    """The game's own entries of the summary of a training run file ``f`` (an open ``h5py.File``
+    of a run on ``game``): a JSON-ready dict, empty for the IPD; for the Coin Game
+    ``strong_cooperation`` (when each seed first passed LOQA's strong-cooperation test).
+    """
+
+
+@dispatch.abstract
+def stats_lines(game, r):
+    """The lines of ``pola eval``'s table that show the game's own statistics of the match result
+    ``r`` (the dict of :func:`~pola_nb.sampled.matches.play_match`, holding :func:`game_stats`):
+    a list of str, empty for the IPD.
     """
 
 

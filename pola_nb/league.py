@@ -50,18 +50,6 @@ def pair_seed(seed: int, row: int, col: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(row), int(col)]).generate_state(1, np.uint32)[0])
 
 
-def _split_spec(spec: str) -> tuple[str, str, str]:
-    """``RUN.h5[:update][@seed]`` -> ``(file part, ":update" or "", "@seed" or "")``."""
-    text, seed = spec, ""
-    if "@" in text:
-        text, s = text.rsplit("@", 1)
-        seed = "@" + s
-    head, sep, tail = text.rpartition(":")
-    if sep and tail.isdigit() and head:
-        return head, ":" + tail, seed
-    return text, "", seed
-
-
 def _run_seed_count(path: str) -> int:
     from pola_nb.results import open_results
     from pola_nb.runfile import KIND as TRAIN_KIND
@@ -74,6 +62,7 @@ def _run_seed_count(path: str) -> int:
 
 def expand_specs(specs: list[str]) -> list[str]:
     """Expand file globs and ``@*`` in checkpoint specs; strategy names are lower-cased and checked."""
+    from pola_nb.runfile import split_checkpoint_spec
     from pola_nb.sampled.strategies import strategy
 
     out: list[str] = []
@@ -82,7 +71,7 @@ def expand_specs(specs: list[str]) -> list[str]:
         if not is_checkpoint(spec):
             out.append(strategy(spec).name)
             continue
-        file, update, seed = _split_spec(spec)
+        file, update, seed = split_checkpoint_spec(spec)
         if any(c in file for c in _GLOB_CHARS):
             files = sorted(glob.glob(file))
             require(len(files) > 0, f"no file matches {file}")
@@ -128,9 +117,12 @@ def game_settings(agents: list[LeagueAgent], game: str | None, steps: int | None
                   cf: float | None) -> dict[str, Any]:
     """The league's game settings: given ones, else those of the checkpoints, else ``pola eval``'s defaults.
 
-    Every checkpoint must be of the same game (and, for the Coin Game, the same grid).
+    Every checkpoint must be of the same game, and able to play it
+    (:func:`~pola_nb.generics.check_trained_on`: for the Coin Game, the same grid).
     """
+    from pola_nb.generics import check_trained_on
     from pola_nb.sampled.config import check_game_settings
+    from pola_nb.sampled.games import GAMES, make_game
 
     cfgs = [a.config for a in agents if a.config is not None]
     games = sorted({c.game for c in cfgs})
@@ -138,7 +130,7 @@ def game_settings(agents: list[LeagueAgent], game: str | None, steps: int | None
     if game is None:
         require(len(games) == 1, "pass --game: no checkpoint tells which game to play")
         game = games[0]
-    require(game in ("ipd", "coin"), f"unknown game {game!r}; choose ipd or coin")
+    require(game in GAMES, f"unknown game {game!r}; choose ipd or coin")
     if games:
         require(games[0] == game, f"the checkpoints were trained on {games[0]!r}, not {game!r}")
     first = cfgs[0] if cfgs else None
@@ -146,25 +138,24 @@ def game_settings(agents: list[LeagueAgent], game: str | None, steps: int | None
     cf = cf if cf is not None else (first.cf if first else 1.33)
     grid = grid if grid is not None else (first.grid if first else 3)
     check_game_settings(steps, cf, grid)
-    if game == "coin":
-        for c, a in ((a.config, a) for a in agents if a.config is not None):
-            require(c.grid == grid, f"{a.name} was trained on a {c.grid}x{c.grid} grid, not {grid}")
+    played = make_game(game, steps=steps, grid=grid, cf=cf)
+    for a in agents:
+        if a.config is not None:
+            check_trained_on(played, a.config.make_game(), a.name)
     return {"game": game, "steps": steps, "grid": grid, "cf": cf}
 
 
-def pair_stats(traj: Any, batch: int) -> dict[str, Any]:
-    """A pair's entries from its trajectory: scores, standard errors over episodes, coin statistics."""
-    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, scores
+def pair_stats(game: Any, traj: Any, batch: int) -> dict[str, Any]:
+    """A pair's entries from its trajectory ``traj`` of ``game``: scores, standard errors over
+    episodes and the game's own (:func:`~pola_nb.generics.league_entries`: coin statistics)."""
+    from pola_nb.generics import league_entries
+    from pola_nb.sampled.rollout import scores
 
     s1, s2 = scores(traj)
     per_episode = traj.rewards.mean(axis=0, dtype=np.float64)  # (B, 2)
     se = per_episode.std(axis=0, ddof=1) / np.sqrt(batch) if batch > 1 else np.full(2, np.nan)
     out: dict[str, Any] = {"score_row": s1, "score_col": s2, "se_row": float(se[0]), "se_col": float(se[1])}
-    if traj.pickups is not None:
-        own = own_coin_stats(traj)
-        c = coin_counts(traj)
-        out.update(pickups=[c["rr"], c["rb"], c["br"], c["bb"]], own_coin_row=own["own_coin1"],
-                   own_coin_col=own["own_coin2"], same=own["same"])
+    out.update(league_entries(game, traj))
     return out
 
 
@@ -173,7 +164,7 @@ def play_pair(game: Any, row: Any, col: Any, batch: int, seed: int, backend: str
     from pola_nb.sampled.rollout import rollout
 
     traj = rollout(game, row, col, batch, seed=seed, backend=backend, keep_obs=False)
-    return pair_stats(traj, batch)
+    return pair_stats(game, traj, batch)
 
 
 def play_strategy_pairs(game: Any, pairs: list[tuple[Any, Any, int]], batch: int,
@@ -183,7 +174,7 @@ def play_strategy_pairs(game: Any, pairs: list[tuple[Any, Any, int]], batch: int
     ``play_pair(game, row, col, batch, seed, backend)`` of pair ``p`` exactly."""
     from pola_nb.sampled.rollout import rollout_strategy_pairs
 
-    return [pair_stats(t, batch) for t in rollout_strategy_pairs(game, pairs, batch, backend=backend)]
+    return [pair_stats(game, t, batch) for t in rollout_strategy_pairs(game, pairs, batch, backend=backend)]
 
 
 #: Fixed-strategy pairs played in one kernel call hold at most this many environment-steps
@@ -191,7 +182,6 @@ def play_strategy_pairs(game: Any, pairs: list[tuple[Any, Any, int]], batch: int
 MAX_BATCHED_ENV_STEPS = 1 << 23
 
 _MATRICES = ("score_row", "score_col", "se_row", "se_col")
-_COIN_MATRICES = ("own_coin_row", "own_coin_col", "same")
 
 
 def _pinned(fn: Any, *args: Any) -> Any:
@@ -250,19 +240,15 @@ def play_league(agents: list[LeagueAgent], settings: dict[str, Any], batch: int,
     game = make_game(settings["game"], steps=settings["steps"], grid=settings["grid"], cf=settings["cf"],
                      agent_centric=True)
     n = len(agents)
-    coin = settings["game"] == "coin"
-    keys = _MATRICES + (_COIN_MATRICES if coin else ())
-    res = {k: np.full((n, n), np.nan) for k in keys}
+    res = {k: np.full((n, n), np.nan) for k in _MATRICES}
     res["pair_seed"] = np.array([[pair_seed(seed, i, j) for j in range(n)] for i in range(n)], np.int64)
-    if coin:
-        res["pickups"] = np.zeros((n, n, 4))
 
     def place(cells: list[tuple[int, int]], out: Any) -> None:
         for (i, j), r in zip(cells, out if isinstance(out, list) else [out], strict=True):
-            for k in keys:
-                res[k][i, j] = r[k]
-            if coin:
-                res["pickups"][i, j] = r["pickups"]
+            for k, v in r.items():
+                if k not in res:  # the game's own entries (league_entries): a matrix of scalars or vectors
+                    res[k] = np.full((n, n, *np.shape(v)), np.nan)
+                res[k][i, j] = v
 
     in_process = isinstance(cluster, InProcess)  # runs the tasks in submission order, threads as they are
     pending: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
@@ -356,9 +342,11 @@ def table(kind: LeagueResults, s: dict) -> str:
 def short_label(name: str, group: str) -> str:
     """A heatmap label: ``"pola-dice #0"`` for a checkpoint ``RUN.h5@0`` of group ``pola-dice`` (with
     ``:update`` when one was given), the name itself for a strategy."""
+    from pola_nb.runfile import split_checkpoint_spec
+
     if not is_checkpoint(name):
         return name
-    _, update, seed = _split_spec(name)
+    _, update, seed = split_checkpoint_spec(name)
     return f"{group} #{seed.lstrip('@') or '0'}{update}"
 
 

@@ -220,20 +220,29 @@ def load_checkpoint(path: str | Path, update: int | None = None, seed_index: int
 
 
 
-def parse_checkpoint_spec(text: str) -> tuple[Path, int | None, int]:
-    """``RUN.h5[:update][@seed_index]`` -> ``(path, update or None for the latest, seed index)``."""
-    seed_index = 0
+def split_checkpoint_spec(text: str) -> tuple[str, str, str]:
+    """``RUN.h5[:update][@seed_index]`` -> its three text parts ``(file, ":update" or "", "@seed_index"
+    or "")``, unchecked (the seed part may be ``@*``); :func:`parse_checkpoint_spec` reads them."""
+    seed = ""
     if "@" in text:
         text, s = text.rsplit("@", 1)
-        try:
-            seed_index = int(s)
-        except ValueError:
-            raise PolaUsageError(f"bad seed index in checkpoint spec: {s!r}") from None
-    update: int | None = None
+        seed = "@" + s
     head, sep, tail = text.rpartition(":")
     if sep and tail.isdigit() and head:
-        text, update = head, int(tail)
-    return Path(text), update, seed_index
+        return head, ":" + tail, seed
+    return text, "", seed
+
+
+def parse_checkpoint_spec(text: str) -> tuple[Path, int | None, int]:
+    """``RUN.h5[:update][@seed_index]`` -> ``(path, update or None for the latest, seed index)``."""
+    file, update, seed = split_checkpoint_spec(text)
+    seed_index = 0
+    if seed:
+        try:
+            seed_index = int(seed[1:])
+        except ValueError:
+            raise PolaUsageError(f"bad seed index in checkpoint spec: {seed[1:]!r}") from None
+    return Path(file), int(update[1:]) if update else None, seed_index
 
 
 def checkpoint_agent(text: str, agent: int) -> tuple[RunConfig, PolicySampler | SwappedView]:

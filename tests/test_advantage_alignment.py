@@ -18,7 +18,7 @@ from autograd import grad
 from typer.testing import CliRunner
 
 from pola_nb.cli import app
-from pola_nb.generics import init_state, make_learner, players, train_step
+from pola_nb.generics import init_net, init_state, make_learner, net_sequence, players, train_step
 from pola_nb.runfile import load_checkpoint
 from pola_nb.sampled import advantage_alignment as aa
 from pola_nb.sampled import tree
@@ -84,9 +84,9 @@ def reinforce_loss(pol, arch, traj, val, hp):
     advs, logps, ents = [], [], []
     for seat in (0, 1):
         obs = traj.observations(seat)
-        v = np.asarray(arch.value.sequence(val, obs)[..., 0], np.float64)
+        v = np.asarray(net_sequence(arch.value, val, obs)[..., 0], np.float64)
         advs.append(gae_reference(traj.rewards[..., seat].astype(np.float64), v, hp.gamma, hp.gae_lambda))
-        logits = arch.policy.sequence(pol, obs[:-1])
+        logits = net_sequence(arch.policy, pol, obs[:-1])
         logp = logits - anp.log(anp.sum(anp.exp(logits), axis=-1, keepdims=True))
         a = traj.actions[..., seat].astype(int)
         logps.append(anp.sum(logp * np.eye(logp.shape[-1])[a], axis=-1))
@@ -112,7 +112,7 @@ def test_the_policy_gradient_is_reinforce_with_gae(monkeypatch, algo, normalise,
     cfg = tiny(algo=algo, aa_beta=beta, aa_form=form, epochs=1, normalise=normalise, gae_lambda=0.8,
                grad_clip=0.0)
     learner, _, state = setup(cfg)
-    state["target_val"] = learner.arch.value.init(np.random.default_rng(99))
+    state["target_val"] = init_net(learner.arch.value, np.random.default_rng(99))
     trajs = []
     real_rollout = rollout_module.rollout
 
@@ -171,7 +171,7 @@ def test_critic_gradient_is_huber_td0_against_the_target():
 
     cfg = tiny(algo="aa", gamma=0.9)
     learner, _, state = setup(cfg, seed=5)
-    state["target_val"] = learner.arch.value.init(np.random.default_rng(98))
+    state["target_val"] = init_net(learner.arch.value, np.random.default_rng(98))
     batch = aa.self_play(learner, state["params"]["pol"], np.random.default_rng(6))
     g, v, loss = aa.critic_grad(learner, state, batch)
 
@@ -179,14 +179,14 @@ def test_critic_gradient_is_huber_td0_against_the_target():
         total = 0.0
         for seat in (0, 1):
             obs, r = batch.obs[seat], batch.rewards[:, seat * batch.batch:(seat + 1) * batch.batch]
-            y = r + 0.9 * np.asarray(learner.arch.value.sequence(state["target_val"], obs)[1:, :, 0])
-            total = total + anp.sum(huber(learner.arch.value.sequence(val, obs)[:-1, :, 0] - y))
+            y = r + 0.9 * np.asarray(net_sequence(learner.arch.value, state["target_val"], obs)[1:, :, 0])
+            total = total + anp.sum(huber(net_sequence(learner.arch.value, val, obs)[:-1, :, 0] - y))
         return total / batch.rewards.size
 
     want = tree.flat(grad(reference)(state["params"]["val"]))
     np.testing.assert_allclose(tree.flat(g), want, rtol=2e-4, atol=2e-5 * np.abs(want).max())
     np.testing.assert_allclose(loss, reference(state["params"]["val"]), rtol=1e-5)
-    online = np.concatenate([learner.arch.value.sequence(state["params"]["val"], o)[..., 0] for o in batch.obs], 1)
+    online = np.concatenate([net_sequence(learner.arch.value, state["params"]["val"], o)[..., 0] for o in batch.obs], 1)
     np.testing.assert_allclose(v, online, rtol=1e-5, atol=1e-6)
 
 

@@ -22,9 +22,12 @@ from pola_nb.sampled.config import AAHyper, Hyper, LoqaHyper, RunConfig
 from pola_nb.sampled.games import CoinGame, IPDHistory, SampledGame, make_game
 from pola_nb.sampled.loqa import Loqa
 from pola_nb.sampled.pola_learner import PolaLearner
+from pola_nb.sampled.policies import FeedForwardNet, GRUNet, MemoryOneTable, Net
+from pola_nb.sampled.rollout import Trajectory
 
 FAMILIES = (Tabular, Precond, NeuralNet)
 GAMES = (IPDHistory, CoinGame)
+NETS = (GRUNet, MemoryOneTable, FeedForwardNet)
 KINDS = tuple(known_kinds().values())
 HYPERS = (Hyper, LoqaHyper, AAHyper)
 LEARNERS = (PolaLearner, Loqa, AdvantageAlignment)
@@ -36,11 +39,21 @@ MEANT_FOR = {
     "n_params": (FAMILIES, ()),
     "init_params": (FAMILIES, (np.random.Generator, int)),
     "logits_vjp": (FAMILIES, (object, object)),
+    "init_net": (NETS, (np.random.Generator,)),
+    "net_step": (NETS, (dict, np.ndarray, np.ndarray)),
+    "net_sequence": (NETS, (dict, np.ndarray)),
     "obs_dim": (GAMES, ()),
     "swap_seats": (GAMES, (np.ndarray,)),
     "metric_names": (GAMES, ()),
     "reference_strategies": (GAMES, ()),
     "reference_lines": (GAMES, ()),
+    "game_stats": (GAMES, (Trajectory,)),
+    "game_metrics": (GAMES, (Trajectory,)),
+    "league_entries": (GAMES, (Trajectory,)),
+    "match_settings": (GAMES, ()),
+    "check_trained_on": (GAMES, (SampledGame, str)),
+    "run_summary": (GAMES, (h5py.File,)),
+    "stats_lines": (GAMES, (dict,)),
     "make_learner": (HYPERS, (RunConfig,)),
     "steps_per_update": (HYPERS, ()),
     "init_state": (LEARNERS, (SampledGame, np.random.Generator)),
@@ -88,9 +101,10 @@ def test_every_generic_has_a_method_for_each_type_it_serves(name):
         f.invoke(t, *rest)  # raises NotFoundLookupError if there is no method
 
 
-def test_every_concrete_game_and_kind_is_covered():
+def test_every_concrete_game_net_and_kind_is_covered():
     games = set(SampledGame.__subclasses__())
     assert games == set(GAMES)
+    assert set(Net.__subclasses__()) == set(NETS)
     assert set(KINDS) == {c for c in _all_subclasses(ResultsKind) if c.__dict__.get("name")}
     assert set(known_kinds()) == {"fig1", "fig3", "b16", "train", "fig4", "fig5", "league", "sweep"}
 
@@ -106,6 +120,10 @@ def _all_subclasses(cls: type) -> set[type]:
     lambda: generics.obs_dim("ipd"),
     lambda: generics.metric_names(None),
     lambda: generics.reference_lines(Tabular()),
+    lambda: generics.game_stats("coin", None),
+    lambda: generics.match_settings(RunConfig()),
+    lambda: generics.init_net("gru", np.random.default_rng(0)),
+    lambda: generics.net_sequence(IPDHistory(), {}, np.zeros((1, 1, 6), np.float32)),
     lambda: generics.logits(IPDHistory(), 0.0),
     lambda: generics.table(object(), {}),
     lambda: generics.summary(IPDHistory(), None),

@@ -8,6 +8,7 @@ import pytest
 from autograd import grad
 from autograd.test_util import check_grads
 
+from pola_nb.generics import init_net, net_sequence
 from pola_nb.ipd_rules import observed_states
 from pola_nb.sampled.policies import (
     FeedForwardNet,
@@ -50,11 +51,11 @@ def _reference_gru(p, obs, layers):
 def test_gru_matches_spec_equations(layers):
     rng = np.random.default_rng(0)
     net = GRUNet(6, 2, hidden=8, layers_before_gru=layers)
-    p = net.init(rng)
+    p = init_net(net, rng)
     # non-zero biases so that every term of the equations is exercised
     p = {k: (v + 0.1 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in p.items()}
     obs = _obs(rng, 7, 5, 6)
-    got = net.sequence(p, obs)
+    got = net_sequence(net, p, obs)
     assert got.dtype == np.float32 and got.shape == (7, 5, 2)
     np.testing.assert_allclose(got, _reference_gru(p, obs, layers), rtol=1e-4, atol=1e-5)
 
@@ -62,7 +63,7 @@ def test_gru_matches_spec_equations(layers):
 def test_flax_initialisation():
     rng = np.random.default_rng(1)
     net = GRUNet(36, 4, hidden=64, layers_before_gru=2)
-    p = net.init(rng)
+    p = init_net(net, rng)
     assert all(v.dtype == np.float32 for v in p.values())
     for g in "rzn":
         w = p[f"h{g}_w"].astype(np.float64)
@@ -80,13 +81,13 @@ def test_flax_initialisation():
 @pytest.mark.parametrize("net", [GRUNet(6, 2, hidden=5), MemoryOneTable(2), FeedForwardNet(6, 2, hidden=5)])
 def test_sampler_and_scorer_agree(net):
     rng = np.random.default_rng(2)
-    p = net.init(rng)
+    p = init_net(net, rng)
     p = {k: (v + 0.3 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in p.items()}
     obs = np.eye(6, dtype=np.float32)[rng.integers(0, 6, (9, 4))]
     s = PolicySampler(net, p)
     s.reset(4)
     stepped = np.stack([s.logits(o) for o in obs])
-    np.testing.assert_allclose(stepped, net.sequence(p, obs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stepped, net_sequence(net, p, obs), rtol=1e-5, atol=1e-6)
 
 
 def test_sampler_draws_from_softmax():
@@ -132,7 +133,7 @@ def test_gru_second_order_derivatives(layers):
 def test_float32_is_preserved_through_second_order():
     rng = np.random.default_rng(5)
     net = GRUNet(6, 2, hidden=4)
-    p = net.init(rng)
+    p = init_net(net, rng)
     obs = _obs(rng, 3, 2, 6)
     acts = rng.integers(0, 2, (3, 2))
 
@@ -153,8 +154,8 @@ def test_fused_gru_equals_its_reference_twin_to_second_order():
     derivative through an inner gradient step."""
     rng = np.random.default_rng(6)
     net = GRUNet(6, 3, hidden=5)
-    p = {k: (v + 0.2 * rng.standard_normal(v.shape)).astype(np.float64) for k, v in net.init(rng).items()}
-    q = {k: (v + 0.2 * rng.standard_normal(v.shape)).astype(np.float64) for k, v in net.init(rng).items()}
+    p = {k: (v + 0.2 * rng.standard_normal(v.shape)).astype(np.float64) for k, v in init_net(net, rng).items()}
+    q = {k: (v + 0.2 * rng.standard_normal(v.shape)).astype(np.float64) for k, v in init_net(net, rng).items()}
     obs = rng.random((6, 4, 6))
     acts = rng.integers(0, 3, (6, 4))
     w = rng.standard_normal((6, 4))
@@ -170,7 +171,7 @@ def test_fused_gru_equals_its_reference_twin_to_second_order():
         q1 = {k: q[k] - 0.3 * gq[k] for k in q}
         return anp.sum(anp.tanh(lp(q1, ref) * lp(par_p, ref)))
 
-    np.testing.assert_allclose(net.sequence(p, obs), net.sequence(p, obs, reference=True), rtol=1e-12)
+    np.testing.assert_allclose(net_sequence(net, p, obs), net_sequence(net, p, obs, reference=True), rtol=1e-12)
     for f in (lambda a, ref: anp.sum(lp(a, ref) * w), outer):
         fast, slow = grad(f)(p, False), grad(f)(p, True)
         for k in p:
@@ -180,7 +181,7 @@ def test_fused_gru_equals_its_reference_twin_to_second_order():
 def log_softmax_seq(net, par, obs, reference):
     from pola_nb.sampled.policies import log_softmax
 
-    return log_softmax(net.sequence(par, obs, reference=reference))
+    return log_softmax(net_sequence(net, par, obs, reference=reference))
 
 
 def test_scoring_on_a_samplers_recording_equals_recomputing():
@@ -192,7 +193,7 @@ def test_scoring_on_a_samplers_recording_equals_recomputing():
 
     rng = np.random.default_rng(8)
     net = GRUNet(6, 2, hidden=5)
-    p, q = ({k: (v + 0.3 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in net.init(rng).items()}
+    p, q = ({k: (v + 0.3 * rng.standard_normal(v.shape)).astype(np.float32) for k, v in init_net(net, rng).items()}
             for _ in range(2))
     players = [PolicySampler(net, p, record=True), PolicySampler(net, q, record=True)]
     traj = rollout(IPDHistory(steps=6), players[0], players[1], 7, seed=1)
@@ -208,7 +209,7 @@ def test_scoring_on_a_samplers_recording_equals_recomputing():
     def lp(par, known, reference=False):
         from pola_nb.sampled.policies import log_softmax
 
-        return taken(log_softmax(net.sequence(par, obs, known, reference=reference)), acts)
+        return taken(log_softmax(net_sequence(net, par, obs, known, reference=reference)), acts)
 
     def outer(par, known, reference=False):  # a derivative through an inner gradient step
         gq = grad(lambda x: anp.sum(w * anp.cumsum(lp(x, None, reference) + lp(par, known, reference), axis=0) ** 2))(q)
@@ -231,7 +232,7 @@ def test_a_tape_that_grows_records_the_same_forward_pass():
 
     rng = np.random.default_rng(9)
     net = GRUNet(6, 2, hidden=5)
-    p, q = (net.init(rng) for _ in range(2))
+    p, q = (init_net(net, rng) for _ in range(2))
     recs = []
     for steps in (1, 7):
         players = [PolicySampler(net, p, record=True, steps=steps), PolicySampler(net, q, record=True, steps=steps)]

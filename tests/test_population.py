@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pola_nb.errors import PolaUsageError
+from pola_nb.generics import init_net, net_sequence
 from pola_nb.sampled import CoinGame, IPDHistory, rollout
 from pola_nb.sampled.policies import FeedForwardNet, GRUNet, MemoryOneTable, PolicySampler
 from pola_nb.sampled.population import (
@@ -29,7 +30,7 @@ def snapshots(net, k, seed=0):
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(k):
-        p = net.init(rng)
+        p = init_net(net, rng)
         out.append({n: (v + 0.3 * rng.standard_normal(v.shape)).astype(np.float32) if n.endswith("_b") else v
                     for n, v in p.items()})
     return out
@@ -169,16 +170,16 @@ def test_population_sequence_equals_each_snapshot_sequence():
     for k in range(K):
         rows = idx == k
         if rows.any():
-            np.testing.assert_array_equal(out[:, rows], np.asarray(NET.sequence(ps[k], obs[:, rows])))
-            np.testing.assert_allclose(out[:, rows], np.asarray(NET.sequence(ps[k], obs))[:, rows],
+            np.testing.assert_array_equal(out[:, rows], np.asarray(net_sequence(NET, ps[k], obs[:, rows])))
+            np.testing.assert_allclose(out[:, rows], np.asarray(net_sequence(NET, ps[k], obs))[:, rows],
                                        rtol=1e-5, atol=1e-6)
     # one snapshot: the whole batch in one call
     one = population_sequence(NET, stack_params([ps[2]]), np.zeros(B, np.int64), obs)
-    np.testing.assert_array_equal(one, np.asarray(NET.sequence(ps[2], obs)))
+    np.testing.assert_array_equal(one, np.asarray(net_sequence(NET, ps[2], obs)))
     # the values a value net would give (n_out = 1)
     val = GRUNet(GAME.obs_dim, 1, hidden=8)
-    vs = [val.init(np.random.default_rng(s)) for s in range(K)]
+    vs = [init_net(val, np.random.default_rng(s)) for s in range(K)]
     v = population_sequence(val, stack_params(vs), idx, obs)
     for k in np.unique(idx):
         rows = idx == k
-        np.testing.assert_array_equal(v[:, rows], np.asarray(val.sequence(vs[k], obs[:, rows])))
+        np.testing.assert_array_equal(v[:, rows], np.asarray(net_sequence(val, vs[k], obs[:, rows])))

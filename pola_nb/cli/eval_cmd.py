@@ -10,13 +10,13 @@ from pola_nb.cli.app import app
 
 
 def _table(r: dict) -> str:
+    from pola_nb.generics import stats_lines
+    from pola_nb.sampled.games import make_game
+
     lines = [f"{r['game']}: {r['agent1']} (agent 1) vs {r['agent2']} (agent 2), {r['batch']} episodes x "
              f"{r['steps']} steps, seed {r['seed']}, backend {r['backend']}",
              f"  per-step mean reward   agent 1 {r['score1']:+.4f}   agent 2 {r['score2']:+.4f}"]
-    if r["game"] == "coin":
-        lines += [f"  pick-ups per episode   RR {r['rr']:.3f}  RB {r['rb']:.3f}  BR {r['br']:.3f}  BB {r['bb']:.3f}",
-                  f"  own-coin proportion    agent 1 {r['own_coin1']:.4f}   agent 2 {r['own_coin2']:.4f}"
-                  f"   same-colour overall {r['same']:.4f}"]
+    lines += stats_lines(make_game(r["game"]), r)  # the game's type is all its lines depend on
     return "\n".join(lines)
 
 

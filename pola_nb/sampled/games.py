@@ -12,7 +12,9 @@ gets its own-first view, the channel-swapped one in the Coin Game (old PyTorch c
 `coin_game.py`) and ``[onehot3(a2), onehot3(a1)]`` in the IPD (JAX LOQA `ipd.py`).
 
 What depends on the game is a generic of :mod:`pola_nb.generics` with its methods here:
-``obs_dim``, ``metric_names``, ``reference_strategies`` and ``reference_lines``.
+``obs_dim``, ``swap_seats``, ``metric_names``, ``reference_strategies``, ``reference_lines``, and
+what a game reports of its rollouts and matches: ``game_stats``, ``game_metrics``,
+``league_entries``, ``match_settings``, ``check_trained_on``, ``run_summary`` and ``stats_lines``.
 """
 
 from __future__ import annotations
@@ -169,3 +171,102 @@ def reference_lines(game: CoinGame) -> dict[str, list[tuple[float, str]]]:
     return {"own_coin": [(1.0, "always cooperate"), (0.5, "always defect")],
             "score_each_other": [(1 / 3, "always cooperate"), (0.0, "always defect")],
             "score_vs_alld": [(-0.26, "always cooperate"), (0.0, "always defect")]}
+
+
+# A game's own statistics of rollouts, matches and runs (pola_nb.sampled.rollout and
+# pola_nb.sampled.report are imported in the methods: they import this module).
+
+
+@dispatch
+def game_stats(game: IPDHistory, traj: object) -> dict[str, float]:
+    """None: the scores say everything."""
+    return {}
+
+
+@dispatch
+def game_stats(game: CoinGame, traj: object) -> dict[str, float]:
+    """Pick-ups per episode (:func:`~pola_nb.sampled.rollout.coin_counts`) and own-coin proportions
+    (:func:`~pola_nb.sampled.rollout.own_coin_stats`)."""
+    from pola_nb.sampled.rollout import coin_counts, own_coin_stats
+
+    own = own_coin_stats(traj)
+    return {**coin_counts(traj), "own_coin1": own["own_coin1"], "own_coin2": own["own_coin2"], "same": own["same"]}
+
+
+@dispatch
+def game_metrics(game: IPDHistory, traj: object) -> dict[str, float]:
+    """None."""
+    return {}
+
+
+@dispatch
+def game_metrics(game: CoinGame, traj: object) -> dict[str, float]:
+    """Pick-ups per episode and the same-colour proportion as ``own_coin``."""
+    s = game_stats(game, traj)
+    return {"rr": s["rr"], "rb": s["rb"], "br": s["br"], "bb": s["bb"], "own_coin": s["same"]}
+
+
+@dispatch
+def league_entries(game: IPDHistory, traj: object) -> dict[str, float]:
+    """None."""
+    return {}
+
+
+@dispatch
+def league_entries(game: CoinGame, traj: object) -> dict[str, object]:
+    """Pick-ups ``[RR, RB, BR, BB]`` per episode and the own-coin proportions of the row player
+    (agent 1), the column player (agent 2) and both (``same``)."""
+    s = game_stats(game, traj)
+    return {"pickups": [s["rr"], s["rb"], s["br"], s["bb"]], "own_coin_row": s["own_coin1"],
+            "own_coin_col": s["own_coin2"], "same": s["same"]}
+
+
+@dispatch
+def match_settings(game: IPDHistory) -> dict[str, float]:
+    """The contribution factor."""
+    return {"cf": game.cf}
+
+
+@dispatch
+def match_settings(game: CoinGame) -> dict[str, int]:
+    """The grid size."""
+    return {"grid": game.grid}
+
+
+@dispatch
+def check_trained_on(game: IPDHistory, trained: object, who: object) -> None:
+    """Every IPD agent plays every IPD (observations do not depend on ``cf`` or the length)."""
+
+
+@dispatch
+def check_trained_on(game: CoinGame, trained: object, who: object) -> None:
+    """The observations, hence the networks, depend on the grid size."""
+    require(trained.grid == game.grid, f"{who} was trained on a {trained.grid}x{trained.grid} grid, not {game.grid}")
+
+
+@dispatch
+def run_summary(game: IPDHistory, f: object) -> dict:
+    """None."""
+    return {}
+
+
+@dispatch
+def run_summary(game: CoinGame, f: object) -> dict:
+    """:func:`~pola_nb.sampled.report.strong_cooperation` on the run's grid."""
+    from pola_nb.sampled.report import strong_cooperation
+
+    return {"strong_cooperation": strong_cooperation(f, game.grid)}
+
+
+@dispatch
+def stats_lines(game: IPDHistory, r: dict) -> list[str]:
+    """None."""
+    return []
+
+
+@dispatch
+def stats_lines(game: CoinGame, r: dict) -> list[str]:
+    """Pick-ups per episode, then the own-coin proportions."""
+    return [f"  pick-ups per episode   RR {r['rr']:.3f}  RB {r['rb']:.3f}  BR {r['br']:.3f}  BB {r['bb']:.3f}",
+            f"  own-coin proportion    agent 1 {r['own_coin1']:.4f}   agent 2 {r['own_coin2']:.4f}"
+            f"   same-colour overall {r['same']:.4f}"]

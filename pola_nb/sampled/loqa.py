@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from autograd import grad
 
-from pola_nb.generics import dispatch
+from pola_nb.generics import dispatch, init_net, net_sequence
 from pola_nb.sampled import tree
 from pola_nb.sampled.config import LoqaHyper, RunConfig
 from pola_nb.sampled.games import SampledGame
@@ -131,8 +131,8 @@ def opponent_constants(learner: Loqa, theta: dict, population: Population | None
     episode's snapshot's Q-values ``(T, B, A)`` and ``V = sum_b pi Q`` ``(T, B)`` (plain numbers)."""
     x, xq = obs2[:-1], with_time(obs2[:-1])
     if population is None:
-        logits = learner.actor.sequence(theta["pol"], x)
-        q = learner.q.sequence(theta["q"], xq)
+        logits = net_sequence(learner.actor, theta["pol"], x)
+        q = net_sequence(learner.q, theta["q"], xq)
     else:
         logits = population_sequence(learner.actor, population.stacked("pol"), index, x)
         q = population_sequence(learner.q, population.stacked("q"), index, xq)
@@ -146,8 +146,8 @@ def actor_objective(theta: dict, learner: Loqa, obs: np.ndarray, actions: np.nda
     """``L_pg + entropy_beta L_H + shaping_weight L_os`` of one batch (a scalar), differentiable in
     ``theta`` (actor and Q network: the TD advantage is not stopped unless ``stop_td_advantage``)."""
     hp = learner.hp
-    logp = log_softmax(learner.actor.sequence(theta["pol"], obs))  # (T+1, B, A): pi at h_0..h_T
-    q = learner.q.sequence(theta["q"], with_time(obs))
+    logp = log_softmax(net_sequence(learner.actor, theta["pol"], obs))  # (T+1, B, A): pi at h_0..h_T
+    q = net_sequence(learner.q, theta["q"], with_time(obs))
     adv = td0_advantages(rewards, policy_values(logp, q), hp.gamma, stop_gradient=hp.stop_td_advantage)
     loss = actor_loss(logp[:-1], actions, adv, hp.entropy_beta)
     if hp.shaping_weight > 0:
@@ -161,17 +161,17 @@ def q_targets(learner: Loqa, target: dict, obs: np.ndarray, actions: np.ndarray,
     """The Q loss's targets ``(T, B)`` from the EMA parameters ``target`` (``q_mode``: SARSA on the
     next action taken, the last step bootstrapped with ``sum_a pi_psi Q_psi``; or max over actions)."""
     hp = learner.hp
-    q = np.asarray(learner.q.sequence(target["q"], with_time(obs)), F32)  # (T+1, B, A)
+    q = np.asarray(net_sequence(learner.q, target["q"], with_time(obs)), F32)  # (T+1, B, A)
     if hp.q_mode == "argmax":
         return argmax_targets(rewards, q[1:], hp.gamma)
-    pi_last = np.exp(log_softmax(np.asarray(learner.actor.sequence(target["pol"], obs), F32)[-1]))
+    pi_last = np.exp(log_softmax(np.asarray(net_sequence(learner.actor, target["pol"], obs), F32)[-1]))
     q_next = np.asarray(taken(q[1:-1], actions[1:]), F32)
     return sarsa_targets(rewards, q_next, np.sum(pi_last * q[-1], axis=-1), hp.gamma)
 
 
 def q_objective(q_params: dict, learner: Loqa, obs: np.ndarray, actions: np.ndarray, targets: np.ndarray):
     """Mean Huber loss of ``Q(h_t, a_t)`` against the constant ``targets`` (a scalar)."""
-    return q_loss(taken(learner.q.sequence(q_params, with_time(obs[:-1])), actions), targets)
+    return q_loss(taken(net_sequence(learner.q, q_params, with_time(obs[:-1])), actions), targets)
 
 
 def loqa_update(learner: Loqa, state: dict, seed: int) -> dict:
@@ -222,7 +222,7 @@ def loqa_update(learner: Loqa, state: dict, seed: int) -> dict:
 def init_state(learner: Loqa, game: SampledGame, rng: np.random.Generator) -> dict:
     """Actor then Q network initial parameters (flax initialisers), the EMA target equal to them,
     fresh Adam states, update 0 and an empty population (when one is used)."""
-    theta = {"pol": learner.actor.init(rng), "q": learner.q.init(rng)}
+    theta = {"pol": init_net(learner.actor, rng), "q": init_net(learner.q, rng)}
     state = {"params": theta, "target": tree.copy(theta), "adam": tree.adam_init(theta),
              "adam_q": tree.adam_init(theta["q"]), "step": np.int64(0)}
     if learner.hp.population_every > 0:

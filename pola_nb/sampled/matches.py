@@ -7,6 +7,8 @@ An agent is named by a strategy (``alld``, ``allc``, ``tft``, ``random``) or a c
 
 from __future__ import annotations
 
+from typing import Any
+
 from pola_nb.errors import require
 
 
@@ -14,9 +16,12 @@ def play_match(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, 
              grid: int = 3, cf: float = 1.33, backend: str = "cpu") -> dict:
     """Scores of ``agent1`` vs ``agent2`` over ``batch`` episodes, as a flat dict.
 
-    Keys: ``score1``, ``score2`` (per-step mean rewards) and for the Coin Game ``rr``, ``rb``,
-    ``br``, ``bb`` (pick-ups per episode), ``own_coin1`` = RR/(RR+RB), ``own_coin2`` = BB/(BR+BB),
-    ``same`` = (RR+BB)/(all pick-ups). Raises PolaUsageError on bad input.
+    Keys: the match's settings (``game``, ``agent1``, ``agent2``, ``batch``, ``steps``, ``seed``,
+    ``backend``), ``score1``, ``score2`` (per-step mean rewards), the game's
+    :func:`~pola_nb.generics.match_settings` (``cf`` or ``grid``) and :func:`~pola_nb.generics.game_stats`
+    (for the Coin Game ``rr``, ``rb``, ``br``, ``bb``: pick-ups per episode, ``own_coin1`` =
+    RR/(RR+RB), ``own_coin2`` = BB/(BR+BB), ``same`` = (RR+BB)/(all pick-ups)). Raises
+    PolaUsageError on bad input.
     """
     from pola_nb.backends import check_backend
     from pola_nb.errors import require_int
@@ -28,22 +33,17 @@ def play_match(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, 
     check_game_settings(steps, cf, grid)
     # agent-centric: checkpoints of either view play seat 2 as trained (runfile.checkpoint_agent)
     game = make_game(game_name, steps=steps, grid=grid, cf=cf, agent_centric=True)
-    agents = tuple(make_agent(spec, k, game_name, grid) for k, spec in enumerate((agent1, agent2)))
+    agents = tuple(make_agent(spec, k, game) for k, spec in enumerate((agent1, agent2)))
     check_backend(backend)
 
-    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
+    from pola_nb.generics import game_stats, match_settings
+    from pola_nb.sampled.rollout import rollout, scores
 
     traj = rollout(game, agents[0], agents[1], batch, seed=seed, backend=backend, keep_obs=False)
     s1, s2 = scores(traj)
     out = {"game": game.name, "agent1": _name(agents[0], agent1), "agent2": _name(agents[1], agent2), "batch": batch,
            "steps": steps, "seed": seed, "backend": backend, "score1": s1, "score2": s2}
-    if game.name == "coin":
-        own = own_coin_stats(traj)
-        out.update(grid=grid, **coin_counts(traj), own_coin1=own["own_coin1"], own_coin2=own["own_coin2"],
-                   same=own["same"])
-    else:
-        out.update(cf=cf)
-    return out
+    return {**out, **match_settings(game), **game_stats(game, traj)}
 
 
 def is_checkpoint(spec: str) -> bool:
@@ -51,8 +51,9 @@ def is_checkpoint(spec: str) -> bool:
     return ".h5" in spec or ".hdf5" in spec
 
 
-def make_agent(spec: str, slot: int, game_name: str, grid: int):
-    """A fixed strategy, or the agent of a training checkpoint that played in slot ``slot`` (0 or 1).
+def make_agent(spec: str, slot: int, game: Any):
+    """A fixed strategy, or the agent of a training checkpoint that played in slot ``slot`` (0 or 1)
+    of ``game`` (a sampled game; the checkpoint must have been trained on one it can play).
 
     A learned agent keeps the role it was trained in: ``--agent1 RUN.h5`` plays the run's agent 1,
     ``--agent2 RUN.h5`` its agent 2, each seeing the observations it was trained on (the shared
@@ -64,11 +65,12 @@ def make_agent(spec: str, slot: int, game_name: str, grid: int):
 
     if not is_checkpoint(spec):
         return strategy(spec)
+    from pola_nb.generics import check_trained_on
     from pola_nb.runfile import checkpoint_agent
 
     cfg, sampler = checkpoint_agent(spec, slot)
-    require(cfg.game == game_name, f"{spec} was trained on {cfg.game!r}, not {game_name!r}")
-    require(game_name != "coin" or cfg.grid == grid, f"{spec} was trained on a {cfg.grid}x{cfg.grid} grid, not {grid}")
+    require(cfg.game == game.name, f"{spec} was trained on {cfg.game!r}, not {game.name!r}")
+    check_trained_on(game, cfg.make_game(), spec)
     return sampler
 
 

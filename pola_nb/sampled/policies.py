@@ -2,13 +2,19 @@
 
 A *net* maps an observation history to one output vector per step. The same class serves as a
 policy (``n_out`` = number of actions, outputs are logits) and as a value network (``n_out = 1``).
-Every net has
+What an architecture computes is a generic of :mod:`pola_nb.generics` with its methods here, each
+called once on a whole batch:
 
-- ``init(rng) -> params``: a flat ``dict[str, float32 array]`` (flax 0.6.3 initialisation for the GRU);
-- ``sequence(params, obs) -> (T', B, n_out)``: the differentiable *scorer* path (``autograd.numpy``),
-  re-running the net from the initial carry over ``obs`` of shape ``(T', B, n_in)`` float32;
-- ``start(B)`` / ``step(params, carry, x) -> (out, carry)``: one step at a time, used by the *sampler*
-  (plain numpy, no gradient) with exactly the same arithmetic as the scorer.
+- ``init_net(net, rng) -> params``: a flat ``dict[str, float32 array]`` (flax 0.6.3 initialisation
+  for the GRU);
+- ``net_sequence(net, params, obs) -> (T', B, n_out)``: the differentiable *scorer* path
+  (``autograd.numpy``), re-running the net from the initial carry over ``obs`` of shape
+  ``(T', B, n_in)`` float32 (a net with only ``net_step`` gets the step-by-step loop);
+- ``net_step(net, params, carry, x) -> (out, carry)``: one step at a time, used by the *sampler*
+  (plain numpy, no gradient) with exactly the same arithmetic as the scorer; the carry starts at
+  ``net.start(B)`` and ``params`` are ``net.prepare(params)`` (plain helpers of :class:`Net`).
+
+:func:`make_net` maps the CLI's ``--policy`` names to the net types.
 
 :class:`PolicySampler` wraps a policy net and its parameters into the object the rollout driver
 plays with (``reset(batch)``, ``act(obs, last_reward, u)``). The scorer re-evaluates log-probabilities
@@ -33,6 +39,7 @@ from autograd.tracer import getval
 from pola_kernels import gru as kernels
 
 from pola_nb.errors import require, require_int
+from pola_nb.generics import dispatch
 from pola_nb.ipd_rules import OBS_DIM, observed_states
 from pola_nb.numerics import sigmoid
 from pola_nb.sampled.fused import gru_gates, mm_into, mm_known, mm_nn
@@ -93,36 +100,33 @@ def log_softmax(x):
 
 
 class Net:
-    """Interface shared by all nets (see the module docstring)."""
+    """Base of the nets, the type their generics dispatch on (see the module docstring)."""
 
     n_in: int
     n_out: int
 
-    def init(self, rng: np.random.Generator) -> Params:
-        raise NotImplementedError
-
     def start(self, batch: int) -> Any:
+        """The carry before the first :func:`~pola_nb.generics.net_step` of ``batch`` episodes (None:
+        a net without memory)."""
         return None
 
     def prepare(self, params: Params) -> Params:
-        """Plain parameters arranged for :meth:`step` (the sampler calls this once)."""
+        """Plain parameters arranged for :func:`~pola_nb.generics.net_step` (the sampler calls this once)."""
         return params
-
-    def step(self, params: Params, carry: Any, x):
-        raise NotImplementedError
-
-    def sequence(self, params: Params, obs, known: Recording | None = None):
-        """Outputs for every step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, n_out)``. ``known``: a
-        sampler's :class:`Recording` of this forward pass, used where the net can."""
-        carry = self.start(obs.shape[1])
-        outs = []
-        for t in range(obs.shape[0]):
-            y, carry = self.step(params, carry, obs[t])
-            outs.append(y)
-        return anp.stack(outs)
 
     def describe(self) -> dict[str, Any]:
         raise NotImplementedError
+
+
+@dispatch
+def net_sequence(net: Net, params: object, obs: object, known: object = None):
+    """Any net: :func:`~pola_nb.generics.net_step` over the steps of ``obs`` from ``net.start``."""
+    carry = net.start(obs.shape[1])
+    outs = []
+    for t in range(obs.shape[0]):
+        y, carry = net_step(net, params, carry, obs[t])
+        outs.append(y)
+    return anp.stack(outs)
 
 
 @dataclass(frozen=True)
@@ -143,22 +147,6 @@ class GRUNet(Net):
     def __post_init__(self) -> None:
         require(self.layers_before_gru in (1, 2), "layers_before_gru must be 1 or 2")
         require_int("hidden", self.hidden, 1)
-
-    def init(self, rng: np.random.Generator) -> Params:
-        H = self.hidden
-        p: Params = {"dense0_w": lecun_normal(rng, self.n_in, H), "dense0_b": np.zeros(H, F32)}
-        if self.layers_before_gru == 2:
-            p["dense1_w"] = lecun_normal(rng, H, H)
-            p["dense1_b"] = np.zeros(H, F32)
-        for g in ("r", "z", "n"):
-            p[f"i{g}_w"] = lecun_normal(rng, H, H)
-            p[f"i{g}_b"] = np.zeros(H, F32)
-        for g in ("r", "z", "n"):
-            p[f"h{g}_w"] = orthogonal(rng, H)
-        p["hn_b"] = np.zeros(H, F32)
-        p["head_w"] = lecun_normal(rng, H, self.n_out)
-        p["head_b"] = np.zeros(self.n_out, F32)
-        return p
 
     def _embed(self, p: Params, x):
         """Input of the GRU cell for observations ``x`` ``(..., n_in)``: shape ``(..., H)``."""
@@ -182,14 +170,10 @@ class GRUNet(Net):
     def prepare(self, params: Params) -> Params:
         return dict(params, gates=self._gate_weights(params))
 
-    def step(self, params: Params, carry, x):
-        wi, bi, wh = self._gate_weights(params)
-        h = gru_gates(mm(self._embed(params, x), wi) + bi, mm(carry, wh), carry, params["hn_b"])
-        return mm(h, params["head_w"]) + params["head_b"], h
-
     def step_into(self, params: Params, carry: np.ndarray, x: np.ndarray, tape: Tape, t: int):
-        """:meth:`step` on plain arrays that keeps its forward pass in row ``t`` of ``tape``: the input
-        side ``x @ W_i``, the activations and the new carry (which it returns, a view into the tape)."""
+        """:func:`~pola_nb.generics.net_step` on plain arrays that keeps its forward pass in row ``t`` of
+        ``tape``: the input side ``x @ W_i``, the activations and the new carry (which it returns, a
+        view into the tape)."""
         wi, bi, wh = self._gate_weights(params)
         xw = mm_into(self._embed(params, x), wi, tape.xw[t])
         h = tape.hs[t]
@@ -220,13 +204,44 @@ class GRUNet(Net):
             hs.append(h)
         return anp.stack(hs)
 
-    def sequence(self, params: Params, obs, known: Recording | None = None, reference: bool = False):
-        hs = self.reference_hidden_states(params, obs) if reference else self.hidden_states(params, obs, known)
-        return mm(hs, params["head_w"]) + params["head_b"]
-
     def describe(self) -> dict[str, Any]:
         return {"kind": "gru", "n_in": self.n_in, "n_out": self.n_out, "hidden": self.hidden,
                 "layers_before_gru": self.layers_before_gru}
+
+
+@dispatch
+def init_net(net: GRUNet, rng: np.random.Generator) -> Params:
+    """flax 0.6.3: ``lecun_normal`` kernels, orthogonal recurrent kernels, zero biases."""
+    H = net.hidden
+    p: Params = {"dense0_w": lecun_normal(rng, net.n_in, H), "dense0_b": np.zeros(H, F32)}
+    if net.layers_before_gru == 2:
+        p["dense1_w"] = lecun_normal(rng, H, H)
+        p["dense1_b"] = np.zeros(H, F32)
+    for g in ("r", "z", "n"):
+        p[f"i{g}_w"] = lecun_normal(rng, H, H)
+        p[f"i{g}_b"] = np.zeros(H, F32)
+    for g in ("r", "z", "n"):
+        p[f"h{g}_w"] = orthogonal(rng, H)
+    p["hn_b"] = np.zeros(H, F32)
+    p["head_w"] = lecun_normal(rng, H, net.n_out)
+    p["head_b"] = np.zeros(net.n_out, F32)
+    return p
+
+
+@dispatch
+def net_step(net: GRUNet, params: object, carry: object, x: object):
+    """One GRU step (the fused cell of :func:`~pola_nb.sampled.fused.gru_gates`); the carry is ``h``."""
+    wi, bi, wh = net._gate_weights(params)
+    h = gru_gates(mm(net._embed(params, x), wi) + bi, mm(carry, wh), carry, params["hn_b"])
+    return mm(h, params["head_w"]) + params["head_b"], h
+
+
+@dispatch
+def net_sequence(net: GRUNet, params: object, obs: object, known: object = None, *, reference: bool = False):
+    """The head on :meth:`GRUNet.hidden_states` (with ``reference=True``: on its one-operation-at-a-time
+    twin :meth:`GRUNet.reference_hidden_states`, ``known`` unused)."""
+    hs = net.reference_hidden_states(params, obs) if reference else net.hidden_states(params, obs, known)
+    return mm(hs, params["head_w"]) + params["head_b"]
 
 
 @dataclass(frozen=True)
@@ -239,17 +254,26 @@ class MemoryOneTable(Net):
     def __post_init__(self) -> None:
         require(self.n_in == OBS_DIM, "the memory-one table only works on the IPD (6-dim observations)")
 
-    def init(self, rng: np.random.Generator) -> Params:
-        return {"table": np.zeros((5, self.n_out), F32)}
-
-    def step(self, params: Params, carry, x):
-        return mm(observed_states(x), params["table"]), None
-
-    def sequence(self, params: Params, obs, known: Recording | None = None):
-        return mm(observed_states(obs), params["table"])
-
     def describe(self) -> dict[str, Any]:
         return {"kind": "memory-one", "n_in": self.n_in, "n_out": self.n_out}
+
+
+@dispatch
+def init_net(net: MemoryOneTable, rng: np.random.Generator) -> Params:
+    """A zero table ``(5, n_out)`` (rows DD, DC, CD, CC, start); draws nothing from ``rng``."""
+    return {"table": np.zeros((5, net.n_out), F32)}
+
+
+@dispatch
+def net_step(net: MemoryOneTable, params: object, carry: object, x: object):
+    """The row of the observed state; no carry."""
+    return mm(observed_states(x), params["table"]), None
+
+
+@dispatch
+def net_sequence(net: MemoryOneTable, params: object, obs: object, known: object = None):
+    """The row of the observed state at every step."""
+    return mm(observed_states(obs), params["table"])
 
 
 @dataclass(frozen=True)
@@ -263,19 +287,33 @@ class FeedForwardNet(Net):
     def __post_init__(self) -> None:
         require_int("hidden", self.hidden, 1)
 
-    def init(self, rng: np.random.Generator) -> Params:
-        return {"dense0_w": lecun_normal(rng, self.n_in, self.hidden), "dense0_b": np.zeros(self.hidden, F32),
-                "head_w": lecun_normal(rng, self.hidden, self.n_out), "head_b": np.zeros(self.n_out, F32)}
-
-    def step(self, params: Params, carry, x):
-        return self.sequence(params, x), None
-
-    def sequence(self, params: Params, obs, known: Recording | None = None):
-        h = relu(mm(obs, params["dense0_w"]) + params["dense0_b"])
-        return mm(h, params["head_w"]) + params["head_b"]
-
     def describe(self) -> dict[str, Any]:
         return {"kind": "feed-forward", "n_in": self.n_in, "n_out": self.n_out, "hidden": self.hidden}
+
+
+def _feed_forward(params: Params, x):
+    """Dense-ReLU-Dense on observations ``x`` ``(..., n_in)``."""
+    h = relu(mm(x, params["dense0_w"]) + params["dense0_b"])
+    return mm(h, params["head_w"]) + params["head_b"]
+
+
+@dispatch
+def init_net(net: FeedForwardNet, rng: np.random.Generator) -> Params:
+    """flax 0.6.3: ``lecun_normal`` kernels, zero biases."""
+    return {"dense0_w": lecun_normal(rng, net.n_in, net.hidden), "dense0_b": np.zeros(net.hidden, F32),
+            "head_w": lecun_normal(rng, net.hidden, net.n_out), "head_b": np.zeros(net.n_out, F32)}
+
+
+@dispatch
+def net_step(net: FeedForwardNet, params: object, carry: object, x: object):
+    """The current observation only; no carry."""
+    return _feed_forward(params, x), None
+
+
+@dispatch
+def net_sequence(net: FeedForwardNet, params: object, obs: object, known: object = None):
+    """Every step on its own observation."""
+    return _feed_forward(params, obs)
 
 
 def make_net(kind: str, n_in: int, n_out: int, hidden: int = 64, layers_before_gru: int = 1) -> Net:
@@ -301,7 +339,8 @@ class Architecture:
     value: Net
 
     def init(self, rng: np.random.Generator) -> dict[str, Params]:
-        return {"pol": self.policy.init(rng), "val": self.value.init(rng)}
+        """Parameters of both nets (:func:`~pola_nb.generics.init_net`, policy first)."""
+        return {"pol": init_net(self.policy, rng), "val": init_net(self.value, rng)}
 
     def describe(self) -> dict[str, Any]:
         return {"policy": self.policy.describe(), "value": self.value.describe()}
@@ -338,12 +377,12 @@ def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Pa
 
 def policy_log_probs(net: Net, params: Params, obs, known: Recording | None = None):
     """Log-probability tables ``(T, B, A)`` along ``obs`` ``(T, B, n_in)`` (o_0..o_{T-1})."""
-    return log_softmax(net.sequence(params, obs, known))
+    return log_softmax(net_sequence(net, params, obs, known))
 
 
 def values(net: Net, params: Params, obs):
     """Values ``(T+1, B)`` along all observations ``obs`` ``(T+1, B, n_in)`` (o_0..o_T)."""
-    return net.sequence(params, obs)[..., 0]
+    return net_sequence(net, params, obs)[..., 0]
 
 
 def taken(logp_table, actions: np.ndarray):
@@ -442,7 +481,7 @@ class PolicySampler:
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         if not self.record:
-            out, self.carry = self.net.step(self._stepping, self.carry, obs)
+            out, self.carry = net_step(self.net, self._stepping, self.carry, obs)
             return out
         if self._tape is None:
             self._tape = Tape(self._steps, obs.shape[0], self.carry.shape[-1])

@@ -35,6 +35,7 @@ from autograd.tracer import getval
 from pola_kernels import gru as gru_kernels
 
 from pola_nb.errors import require
+from pola_nb.generics import net_sequence, net_step
 from pola_nb.sampled.policies import F32, GRUNet, Net, Params, log_softmax
 
 # ----------------------------------------------------------------------------------------------
@@ -112,19 +113,19 @@ class _Groups:
 
 
 class _GRUPopulation:
-    """The GRU step (:meth:`GRUNet.step`) of all groups, on the rows sorted by snapshot.
+    """The GRU step (:func:`~pola_nb.generics.net_step` of a ``GRUNet``) of all groups, on the rows sorted by snapshot.
 
     The sorted layout has ``B + 1`` rows: group ``g`` holds rows ``lo:hi`` and a zero row follows the
     last group. Each layer is one BLAS product per group on its rows (``x[lo:hi] @ W_g``; a group
     of one row multiplies ``x[lo:lo+2]`` and keeps the first row, so that BLAS never takes its
     ``gemv`` path) and one elementwise pass over all rows with the biases gathered per row. The
-    arithmetic is that of ``GRUNet.step``: ``x @ W`` then ``+ b``, ``relu`` as ``maximum(., 0)``, and
+    arithmetic is that of the GRU's ``net_step``: ``x @ W`` then ``+ b``, ``relu`` as ``maximum(., 0)``, and
     the fused cell kernel with the input bias already added (as ``fused.gru_gates`` does) and
     ``b_hn`` added to the recurrent n-block first (the kernel's ``m = gh_n + b_hn`` with a zero
     ``b_hn``: the same float sum).
 
     Measured on one core (B = 512, H = 128, two dense layers, 349 groups): ~20 ms per step, against
-    ~25 ms for a padded ``(G, m, .)`` batched ``numpy.matmul`` and ~29 ms for one ``net.step`` per
+    ~25 ms for a padded ``(G, m, .)`` batched ``numpy.matmul`` and ~29 ms for one ``net_step`` per
     group; the step is bound by reading each group's weights (~0.46 MB) once.
     """
 
@@ -186,7 +187,7 @@ class _GRUPopulation:
 
 
 class _LoopPopulation:
-    """Any net: one ``net.step`` per group on its rows (carry per group)."""
+    """Any net: one ``net_step`` per group on its rows (carry per group)."""
 
     def __init__(self, net: Net, stacked: Params, snaps: np.ndarray):
         self.net = net
@@ -198,7 +199,7 @@ class _LoopPopulation:
     def step(self, carries: list[Any], x: np.ndarray, groups: _Groups) -> np.ndarray:
         out = None
         for g, rows in enumerate(groups.rows):
-            y, carries[g] = self.net.step(self.params[g], carries[g], x[rows])
+            y, carries[g] = net_step(self.net, self.params[g], carries[g], x[rows])
             y = np.asarray(y)
             if out is None:
                 out = np.empty((x.shape[0], y.shape[-1]), y.dtype)
@@ -215,7 +216,7 @@ class PopulationSampler:
     ``batch == B``. ``act(obs (B, n_in) float32, last_reward (B,), u (B,) float32) -> actions (B,) int32``
     inverts each row's categorical CDF at ``u`` exactly as ``PolicySampler.act`` does, on logits equal
     to those of ``PolicySampler(net, snapshot(stacked_params, index[b]))`` on row ``b``. A population
-    whose rows all use one snapshot runs ``net.step`` on the whole batch, as that sampler does.
+    whose rows all use one snapshot runs ``net_step`` on the whole batch, as that sampler does.
     """
 
     def __init__(self, net: Net, stacked_params: Params, index: Any):
@@ -250,7 +251,7 @@ class PopulationSampler:
         obs = np.asarray(obs, F32)
         require(obs.shape[0] == self.batch, f"obs has {obs.shape[0]} rows, expected {self.batch}")
         if self._impl is None:
-            out, self.carry = self.net.step(self._single, self.carry, obs)
+            out, self.carry = net_step(self.net, self._single, self.carry, obs)
             return np.asarray(out)
         if isinstance(self._impl, _LoopPopulation):
             return self._impl.step(self.carry, obs, self.groups)
@@ -274,7 +275,7 @@ class PopulationSampler:
 def population_sequence(net: Net, stacked_params: Params, index: Any, obs: np.ndarray) -> np.ndarray:
     """Outputs ``(T', B, n_out)`` of each episode's own snapshot ``index[b]`` along recorded
     observations ``obs`` ``(T', B, n_in)`` float32 (plain numpy, no gradient): column ``b`` equals
-    ``net.sequence(snapshot(stacked_params, index[b]), obs)[:, b]``. One ``net.sequence`` per snapshot
+    ``net_sequence(net, snapshot(stacked_params, index[b]), obs)[:, b]``. One ``net_sequence`` per snapshot
     in use, on that snapshot's columns."""
     index = _check_index(stacked_params, index)
     obs = np.asarray(obs, F32)
@@ -282,8 +283,8 @@ def population_sequence(net: Net, stacked_params: Params, index: Any, obs: np.nd
             f"obs must be (T', {index.size}, n_in), got shape {obs.shape}")
     groups = _Groups(index)
     if groups.n == 1:
-        return np.asarray(net.sequence(snapshot(stacked_params, int(groups.snaps[0])), obs), F32)
+        return np.asarray(net_sequence(net, snapshot(stacked_params, int(groups.snaps[0])), obs), F32)
     out = np.empty((obs.shape[0], index.size, net.n_out), F32)
     for s, rows in zip(groups.snaps, groups.rows, strict=True):
-        out[:, rows] = np.asarray(net.sequence(snapshot(stacked_params, int(s)), obs[:, rows]))
+        out[:, rows] = np.asarray(net_sequence(net, snapshot(stacked_params, int(s)), obs[:, rows]))
     return out

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
-from pola_nb.generics import dispatch, reference_lines, summary, table
+from pola_nb.generics import dispatch, reference_lines, run_summary, summary, table
 from pola_nb.results import ResultsKind, open_h5, open_results
 from pola_nb.runfile import KIND as TRAIN_KIND
 from pola_nb.runfile import require_rows
@@ -96,7 +96,8 @@ def mean_band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @dispatch
 def summary(kind: TrainResults, f: h5py.File) -> dict:
     """Game, algorithm, status, seeds, the last row every seed reached and its metrics (mean over
-    seeds, per-step rewards) with 1.96 standard errors (``<metric>_ci95``)."""
+    seeds, per-step rewards) with 1.96 standard errors (``<metric>_ci95``), and the game's own
+    (:func:`~pola_nb.generics.run_summary`)."""
     cfg = json.loads(f.attrs["config"])
     c = curves(f)
     complete_rows = ~np.isnan(c["score_each_other"]).any(axis=1)
@@ -110,8 +111,7 @@ def summary(kind: TrainResults, f: h5py.File) -> dict:
             out[k + "_ci95"] = float(mean_band(c[k][last:last + 1])[1][0])
     if "wall_time" in f["metrics"]:
         out["wall_time_s_per_seed"] = float(np.nanmean(f["metrics/wall_time"][last]))
-    if cfg["game"] == "coin":
-        out["strong_cooperation"] = strong_cooperation(f, int(cfg.get("grid", 3)))
+    out.update(run_summary(make_game(cfg["game"], grid=int(cfg.get("grid", 3))), f))
     return out
 
 

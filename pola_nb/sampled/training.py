@@ -26,7 +26,15 @@ import numpy as np
 
 from pola_nb.backends import check_backend
 from pola_nb.errors import require
-from pola_nb.generics import finish_step, init_state, make_learner, players, reference_strategies, step_tasks
+from pola_nb.generics import (
+    finish_step,
+    game_metrics,
+    init_state,
+    make_learner,
+    players,
+    reference_strategies,
+    step_tasks,
+)
 from pola_nb.results import check_output_path, open_h5
 from pola_nb.runfile import SeedState, create_run_file, load_state, metrics_row, record, stored_config
 from pola_nb.sampled import pola_learner  # noqa: F401  (the POLA family's learner methods)
@@ -42,21 +50,19 @@ def evaluate_pair(game: SampledGame, arch: Architecture, agents: tuple[AgentPara
                   rng: np.random.Generator, backend: str = "cpu") -> dict[str, float]:
     """Figure 4/5 metrics of the current pair (the :func:`~pola_nb.generics.metric_names` of ``game``
     but ``wall_time``), each over ``batch`` episodes: self-play per-step scores, per-step scores of
-    each agent against every :func:`~pola_nb.generics.reference_strategies` opponent, coin counts."""
-    from pola_nb.sampled.rollout import coin_counts, own_coin_stats, rollout, scores
+    each agent against every :func:`~pola_nb.generics.reference_strategies` opponent, the game's own
+    (:func:`~pola_nb.generics.game_metrics`: coin counts)."""
+    from pola_nb.sampled.rollout import rollout, scores
 
     s = [PolicySampler(arch.policy, a["pol"]) for a in agents]
     traj = rollout(game, s[0], s[1], batch, seed=rng, backend=backend)
     out: dict[str, float] = {}
     out["score1"], out["score2"] = scores(traj)
-    if game.name == "coin":
-        out.update(coin_counts(traj))
-        out["own_coin"] = own_coin_stats(traj)["same"]
+    out.update(game_metrics(game, traj))
     for name in reference_strategies(game):
         out[f"vs_{name}1"] = scores(rollout(game, s[0], name, batch, seed=rng, backend=backend, keep_obs=False))[0]
         out[f"vs_{name}2"] = scores(rollout(game, name, s[1], batch, seed=rng, backend=backend, keep_obs=False))[1]
     return out
-
 
 
 Progress = Callable[[int, int, dict[str, float]], None]
