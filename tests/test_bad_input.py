@@ -96,6 +96,8 @@ def inputs(tmp_path_factory) -> Path:
 
 TRAIN = ["train", "ipd", "--algo", "pola-dice", "--preset", "quick", "--quiet", "--out", "{out}/run.h5"]
 TRAIN_OM = ["train", "coin", "--algo", "pola-om", "--preset", "quick", "--quiet", "--out", "{out}/run.h5"]
+TRAIN_LOQA = ["train", "coin", "--algo", "loqa", "--preset", "quick", "--quiet", "--out", "{out}/run.h5"]
+TRAIN_PAA = ["train", "coin", "--algo", "paa", "--preset", "quick", "--quiet", "--out", "{out}/run.h5"]
 RESUME = ["train", "ipd", "--resume", "--quiet", "--out", "{out}/run.h5"]
 FIG = ["reproduce", "{fig}", "--preset", "quick", "--out", "{out}/f.h5"]
 SAMPLED = ["reproduce", "{fig}", "--quiet", "--out", "{out}/f.h5"]
@@ -149,6 +151,35 @@ bad_values("train", TRAIN, "--layers-before-gru", ["0", "3", "7", "-1", "x"])
 bad_values("train feed-forward", [*TRAIN, "--policy", "feed-forward"], "--layers-before-gru", ["7"])
 bad_values("train feed-forward", [*TRAIN, "--policy", "feed-forward"], "--hidden", ["0"])
 bad_values("train", TRAIN, "--backend", ["tpu", ""])
+bad_values("train", TRAIN, "--eval-every", ["0", "-1", "x", "1.5"])
+bad_values("train", TRAIN, "--agent-centric", ["1"])  # a flag takes no value: "1" is an extra argument
+# LOQA and Advantage Alignment: their own options, and options of another algorithm
+for opt in ("--lr-actor", "--lr-q", "--entropy-beta", "--grad-clip", "--shaping-weight"):
+    bad_values("train loqa", TRAIN_LOQA, opt, ["-1", "nan", "inf", "x"])
+for opt in ("--q-hidden", "--population-every"):
+    bad_values("train loqa", TRAIN_LOQA, opt, ["-1", "x", "1.5"])
+bad_values("train loqa", TRAIN_LOQA, "--q-hidden", ["0"])
+bad_values("train loqa", TRAIN_LOQA, "--q-layers-before-gru", ["0", "3"])
+bad_values("train loqa", TRAIN_LOQA, "--q-net", ["lstm", ""])
+bad_values("train loqa", TRAIN_LOQA, "--q-mode", ["max", ""])
+bad_values("train loqa", TRAIN_LOQA, "--shaping", ["dice", ""])
+bad_values("train loqa", TRAIN_LOQA, "--ema-keep", ["-0.1", "1.5", "nan"])
+bad_values("train loqa", TRAIN_LOQA, "--dice-lambda", ["-0.1", "1.5", "nan"])
+bad_values("train loqa", TRAIN_LOQA, "--epsilon", ["-0.1", "1.5", "nan"])
+bad_values("train loqa", TRAIN_LOQA, "--temperature", ["0", "-1", "nan"])
+bad_values("train loqa", TRAIN_LOQA, "--outer-steps", ["3"])  # a POLA setting
+case("train loqa shared view", [*TRAIN_LOQA, "--no-agent-centric"])
+case("train loqa feed-forward actor", [*TRAIN_LOQA, "--policy", "feed-forward"])
+for opt in ("--lr-critic", "--aa-beta", "--polyak"):
+    bad_values("train paa", TRAIN_PAA, opt, ["-1", "nan", "x"])
+bad_values("train paa", TRAIN_PAA, "--polyak", ["1.5"])
+bad_values("train paa", TRAIN_PAA, "--clip", ["0", "-0.1", "nan"])
+bad_values("train paa", TRAIN_PAA, "--kl-threshold", ["0", "-1", "nan"])
+bad_values("train paa", TRAIN_PAA, "--epochs", ["0", "-1", "x"])
+bad_values("train paa", TRAIN_PAA, "--aa-form", ["sum", ""])
+bad_values("train paa", TRAIN_PAA, "--lr-q", ["0.1"])  # a LOQA setting
+case("train paa shared view", [*TRAIN_PAA, "--no-agent-centric"])
+bad_values("train pola", TRAIN, "--lr-critic", ["0.1"])  # an AA setting
 bad_values("train", TRAIN, "--workers", ["0", "-1", "x"])
 bad_values("train", TRAIN, "--config", ["{in}/missing.toml", "{in}/garbage.json", "{in}/unknown.toml",
                                        "{in}/bad_value.toml", "{in}/wrong_game.toml", "{in}/binary.toml", "{in}"])
