@@ -226,3 +226,31 @@ def test_epsilon_greedy_explores_with_probability_epsilon():
     np.testing.assert_array_equal(a == 0, u < 0.1)
     assert abs(np.mean(a == 0) - 0.1) < 0.005
     np.testing.assert_array_equal(EpsilonGreedy(AlwaysC(), 0.0, 2).act(None, None, u), 1)
+
+
+def test_the_rollouts_recording_stands_for_the_actors_forward_pass(monkeypatch):
+    """The actor objective scores the rollout's recorded forward pass (all T+1 observations); its
+    value and gradient equal those of a fresh forward pass."""
+    from autograd import grad
+
+    from pola_nb.sampled import loqa
+
+    cfg = tiny(seeds=(1,))
+    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
+    seen = {}
+    real = loqa.actor_objective
+
+    def spy(theta, *args):
+        seen["args"] = args
+        return real(theta, *args)
+
+    monkeypatch.setattr(loqa, "actor_objective", spy)
+    rng = np.random.default_rng(3)
+    state = init_state(learner, game, rng)
+    train_step(learner, game, state, rng)
+    *args, known = seen["args"]
+    assert known is not None and known.hs.shape[0] == cfg.steps + 1
+    theta = state["params"]
+    assert real(theta, *args, known) == pytest.approx(float(real(theta, *args)), rel=1e-6)
+    g_known, g_fresh = grad(real)(theta, *args, known), grad(real)(theta, *args)
+    np.testing.assert_allclose(tree.flat(g_known), tree.flat(g_fresh), rtol=1e-5, atol=1e-7)

@@ -41,7 +41,7 @@ from pola_nb.sampled.loqa_terms import (
     shaping_loss,
     td0_advantages,
 )
-from pola_nb.sampled.policies import F32, FeedForwardNet, GRUNet, Net, PolicySampler, log_softmax, taken
+from pola_nb.sampled.policies import F32, FeedForwardNet, GRUNet, Net, PolicySampler, Recording, log_softmax, taken
 from pola_nb.sampled.population import PopulationSampler, draw_population_index, population_sequence
 
 
@@ -142,11 +142,13 @@ def opponent_constants(learner: Loqa, theta: dict, population: Population | None
 
 
 def actor_objective(theta: dict, learner: Loqa, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                    opp: OpponentBatch):
+                    opp: OpponentBatch, known: Recording | None = None):
     """``L_pg + entropy_beta L_H + shaping_weight L_os`` of one batch (a scalar), differentiable in
-    ``theta`` (actor and Q network: the TD advantage is not stopped unless ``stop_td_advantage``)."""
+    ``theta`` (actor and Q network: the TD advantage is not stopped unless ``stop_td_advantage``).
+    ``known``: the actor sampler's recording of its forward pass over ``obs`` (saves recomputing it;
+    the value is the same)."""
     hp = learner.hp
-    logp = log_softmax(net_sequence(learner.actor, theta["pol"], obs))  # (T+1, B, A): pi at h_0..h_T
+    logp = log_softmax(net_sequence(learner.actor, theta["pol"], obs, known))  # (T+1, B, A): pi at h_0..h_T
     q = net_sequence(learner.q, theta["q"], with_time(obs))
     adv = td0_advantages(rewards, policy_values(logp, q), hp.gamma, stop_gradient=hp.stop_td_advantage)
     loss = actor_loss(logp[:-1], actions, adv, hp.entropy_beta)
@@ -185,7 +187,8 @@ def loqa_update(learner: Loqa, state: dict, seed: int) -> dict:
         population = Population(population) if not isinstance(population, Population) else population
         if step % hp.population_every == 0:
             population.append(tree.copy(theta))
-    me = PolicySampler(learner.actor, theta["pol"])
+    T = learner.game.steps
+    me = recorder = PolicySampler(learner.actor, theta["pol"], record=True, steps=T + 1)
     if population is None:
         index, other = None, PolicySampler(learner.actor, theta["pol"])
     else:
@@ -195,11 +198,13 @@ def loqa_update(learner: Loqa, state: dict, seed: int) -> dict:
         me, other = (EpsilonGreedy(a, hp.epsilon, learner.game.n_actions) for a in (me, other))
     traj = rollout(learner.game, me, other, hp.batch_size, seed=rng, backend=learner.backend)
     obs, obs2 = traj.observations(0), traj.observations(1)
+    recorder.logits(obs[T])  # one more step, at h_T: the recording then covers all of obs (T+1 steps)
+    known = recorder.recording()
     actions, actions2 = traj.actions[..., 0].astype(np.int64), traj.actions[..., 1].astype(np.int64)
     rewards, rewards2 = traj.rewards[..., 0], traj.rewards[..., 1]
     opp = opponent_constants(learner, theta, population, index, obs2, actions2, rewards2)
 
-    g = grad(actor_objective)(theta, learner, obs, actions, rewards, opp)
+    g = grad(actor_objective)(theta, learner, obs, actions, rewards, opp, known)
     if hp.grad_clip > 0:
         g, _ = tree.clip_by_global_norm(g, hp.grad_clip)
     theta, adam = tree.adam_step(theta, g, state["adam"], hp.lr_actor)
