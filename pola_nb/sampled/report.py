@@ -193,8 +193,13 @@ def plot_runs(files: dict[str, h5py.File], png: str | Path, title: str = "") -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from pola_nb.sampled.hyper import POLA_ALGOS
+
     lines = reference_lines(make_game(json.loads(next(iter(files.values())).attrs["config"])["game"]))
     panels = list(lines)
+    # the x axis counts optimiser steps: outer steps for the POLA family (as the paper's figures), updates otherwise
+    pola = any(json.loads(f.attrs["config"])["hp"]["algo"] in POLA_ALGOS for f in files.values())
+    xlabel = "Total number of outer steps" if pola else "Updates"
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4))
     for ax, key in zip(np.atleast_1d(axes), panels, strict=True):
         for algo, f in files.items():
@@ -207,7 +212,7 @@ def plot_runs(files: dict[str, h5py.File], png: str | Path, title: str = "") -> 
             ax.fill_between(x, mean - band, mean + band, color=COLORS.get(algo), alpha=0.25)
         for value, label in lines[key]:
             ax.axhline(value, ls="--", lw=1, color="gray" if "defect" in label else "black", label=label)
-        ax.set_xlabel("Total number of outer steps")
+        ax.set_xlabel(xlabel)
         ax.set_title(TITLES[key])
         ax.legend(fontsize=8)
     if title:
