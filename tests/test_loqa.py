@@ -95,8 +95,9 @@ def test_population_stacks_grow_with_the_list():
     snaps = [{"pol": {"w": rng.standard_normal((2, 3)).astype(np.float32)}} for _ in range(40)]
     pop = Population(snaps[:3])
     np.testing.assert_array_equal(pop.stacked("pol")["w"], np.stack([s["pol"]["w"] for s in snaps[:3]]))
-    pop.extend(snaps[3:])
-    np.testing.assert_array_equal(pop.stacked("pol")["w"], np.stack([s["pol"]["w"] for s in snaps]))
+    for k in range(4, len(snaps) + 1):  # one at a time, through every growth of the capacity
+        pop.append(snaps[k - 1])
+        np.testing.assert_array_equal(pop.stacked("pol")["w"], np.stack([s["pol"]["w"] for s in snaps[:k]]))
 
 
 @pytest.mark.parametrize("game", ["coin", "ipd"])
