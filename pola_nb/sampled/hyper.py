@@ -116,8 +116,6 @@ class LoqaHyper:
     def __post_init__(self) -> None:
         check_settings(self)
 
-    uses_opponent_model = False
-
     def check_run(self, cfg: Any) -> None:
         """LOQA's one parameter set plays both seats, so each must see the game from its own side."""
         require(cfg.agent_centric, "loqa needs agent-centric observations (--agent-centric): one parameter "
@@ -193,8 +191,6 @@ class AAHyper:
 
     def __post_init__(self) -> None:
         check_settings(self)
-
-    uses_opponent_model = False
 
     def check_run(self, cfg: Any) -> None:
         """One parameter set plays both seats, so each must see the game from its own side."""

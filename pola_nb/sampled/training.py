@@ -37,7 +37,6 @@ from pola_nb.generics import (
 )
 from pola_nb.results import check_output_path, open_h5
 from pola_nb.runfile import SeedState, create_run_file, load_state, metrics_row, record, stored_config
-from pola_nb.sampled import pola_learner  # noqa: F401  (the POLA family's learner methods)
 from pola_nb.sampled.cluster import DEFAULT as DEFAULT_CLUSTER
 from pola_nb.sampled.cluster import Executor, open_cluster, parse_cluster
 from pola_nb.sampled.config import RunConfig, extended
