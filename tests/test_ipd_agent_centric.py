@@ -2,7 +2,9 @@
 
 Checked on every path that writes observations (fused kernel, per-step loop with learned agents,
 ``rollout_strategy_pairs``) and on both backends (CUDA in numba's simulator, in a subprocess, as in
-``test_kernels_cuda.py``): the view changes only what agent 2 observes, never the game.
+``test_kernels_cuda.py``): the view changes only what agent 2 observes, never the game. That the
+IPD kernels with the view flag compile for a real GPU is checked with every other kernel in
+``test_kernels_cuda.py::test_cuda_kernels_compile_to_ptx``.
 """
 
 from __future__ import annotations
@@ -178,44 +180,3 @@ def test_cpu_equals_cuda_simulator(tmp_path):
     pairs = [(a1, a2, seed) for a1, a2, _, seed in CASES if "view" not in (a1, a2)]
     for p, traj in enumerate(rollout_strategy_pairs(game, pairs, 9)):
         np.testing.assert_array_equal(cuda[f"pair{p}_actions"], traj.actions)
-
-
-PTX_SCRIPT = textwrap.dedent("""
-    import sys
-    import types as pytypes
-    from numba import cuda, types
-    import numba.cuda.dispatcher as dispatcher
-    from pola_kernels import ipd
-    if not cuda.is_available():  # device functions ask the current device for its compute capability
-        dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(8, 0))
-    f1, f2, f3 = types.float32[::1], types.float32[:, ::1], types.float32[:, :, ::1]
-    i8_2, i8_3, i32_2 = types.int8[:, ::1], types.int8[:, :, ::1], types.int32[:, ::1]
-    i64, b, s8 = types.int64, types.boolean, types.int8[::1]
-    ik = ipd.kernels("cuda")
-    sigs = [
-        (ik.rollout, (b, i64, i64, f1, f3, i8_3, f3, f3, f3, b)),
-        (ik.rollout_pairs, (b, s8, s8, f1, f3, i8_3, f3, f3, f3, b)),
-        (ik.reset, (b, i32_2, f3, f3)),
-        (ik.advance, (i64, b, i64, i64, i8_2, f1, i32_2, f2, i8_3, f3, f3, f3)),
-    ]
-    try:
-        for kernel, sig in sigs:
-            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
-            assert ".entry" in ptx
-    except Exception as e:
-        if "nvvm" in str(e).lower() or "nvrtc" in str(e).lower() or "NotFound" in type(e).__name__:
-            print("SKIP", type(e).__name__)
-            sys.exit(0)
-        raise
-    print("OK")
-""")
-
-
-def test_ipd_cuda_kernels_compile_to_ptx():
-    """The IPD kernels with the view flag and ``obs2`` type-check and compile for a real GPU (needs libnvvm)."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    proc = subprocess.run([sys.executable, "-c", PTX_SCRIPT], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    if proc.stdout.startswith("SKIP"):
-        pytest.skip(f"libnvvm / libnvrtc not installed ({proc.stdout.strip()})")
-    assert proc.stdout.strip() == "OK"
