@@ -15,10 +15,18 @@ single-threaded Dask worker processes), and reports for each:
 - ``speedup``: ``updates_per_min`` of ``local:2`` over ``local:1``;
 - ``loadavg_before`` / ``loadavg_after``: the 1, 5 and 15 minute load averages of the machine.
 
+``--baseline REV`` also times revision ``REV``'s ``pola train ... --workers 2`` (the process pool that
+Dask replaced, e.g. ``3ecee76``) on the same run, in a fresh process that imports that revision, and
+adds ``baseline`` (its ``updates_per_min`` and ``run_s``; the pool is started inside each run, so its
+start is part of ``run_s``) and ``speedup_vs_baseline`` (``local:N`` over it).
+
 With ``local:1`` a task starts only when the loop waits for it, so its ``dispatch_s`` is the time the
 loop spends elsewhere (evaluations, other tasks), not a scheduling cost.
 
-Usage: ``python bench/scaleout.py [--workers N] [--seeds N]``.
+``--hidden 32 --batch-size 1000`` gives the quick preset's own network and batch (memory-bound
+enough that two processes slow each other down on a machine whose cores share memory bandwidth).
+
+Usage: ``python bench/scaleout.py [--workers N] [--seeds N] [--hidden H] [--batch-size B] [--baseline REV]``.
 """
 
 from __future__ import annotations
@@ -28,14 +36,16 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from pola_nb.sampled.cluster import open_cluster
-from pola_nb.sampled.config import preset_config
-from pola_nb.sampled.training import train
+SETTINGS = dict(hidden=16, batch_size=200, outer_steps=5, updates=3)
+"""The benchmark run's overrides of the quick IPD POLA-DiCE preset (``--hidden`` and ``--batch-size``
+replace the first two). Its warm-up: 1 outer step, 1 update."""
 
 
 class TimedExecutor:
@@ -73,10 +83,12 @@ class TimedExecutor:
 
 def measure(cluster: str, seeds: tuple[int, ...], workdir: Path) -> dict[str, Any]:
     """Time the benchmark run on ``cluster`` (after a warm-up run on the same executor)."""
-    cfg = preset_config("ipd", "pola-dice", "quick", hidden=16, batch_size=200, outer_steps=5, updates=3,
-                        seeds=seeds)
-    warm = preset_config("ipd", "pola-dice", "quick", hidden=16, batch_size=200, outer_steps=1, updates=1,
-                         seeds=seeds)
+    from pola_nb.sampled.cluster import open_cluster
+    from pola_nb.sampled.config import preset_config
+    from pola_nb.sampled.training import train
+
+    cfg = preset_config("ipd", "pola-dice", "quick", **SETTINGS, seeds=seeds)
+    warm = preset_config("ipd", "pola-dice", "quick", **(SETTINGS | dict(outer_steps=1, updates=1)), seeds=seeds)
     t0 = time.perf_counter()
     with open_cluster(cluster) as executor:
         start_s = time.perf_counter() - t0
@@ -93,22 +105,70 @@ def measure(cluster: str, seeds: tuple[int, ...], workdir: Path) -> dict[str, An
                 start_s=round(start_s, 3), warmup_s=round(warmup_s, 3), per_task=per_task)
 
 
+def measure_old_pool(seeds: tuple[int, ...], workdir: Path) -> dict[str, Any]:
+    """The benchmark run with ``train(..., workers=2)`` of the revision this process imports (the
+    process pool that Dask replaced; ``preset_config`` then lived in ``training``)."""
+    from pola_nb.sampled import training
+
+    cfg = training.preset_config("ipd", "pola-dice", "quick", **SETTINGS, seeds=seeds)
+    warm = training.preset_config("ipd", "pola-dice", "quick", **(SETTINGS | dict(outer_steps=1, updates=1)),
+                                  seeds=seeds)
+    t0 = time.perf_counter()
+    training.train(workdir / "warm_pool.h5", warm, force=True, workers=2)
+    warmup_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    training.train(workdir / "run_pool.h5", cfg, force=True, workers=2)
+    run_s = time.perf_counter() - t0
+    n = cfg.updates * len(cfg.seeds)
+    return dict(workers=2, seed_updates=n, run_s=round(run_s, 3), updates_per_min=round(60 * n / run_s, 2),
+                warmup_s=round(warmup_s, 3), code=str(Path(training.__file__).resolve().parents[2]))
+
+
+def time_baseline(rev: str, seeds: int, tmp: Path) -> dict[str, Any]:
+    """:func:`measure_old_pool` in a fresh process importing revision ``rev``."""
+    from update_step import extract_revision
+
+    (tmp / "code").mkdir()
+    env = extract_revision(rev, tmp / "code")
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--old-pool", "--seeds", str(seeds),
+                          "--hidden", str(SETTINGS["hidden"]), "--batch-size", str(SETTINGS["batch_size"])],
+                         check=True, capture_output=True, text=True, env=env, cwd=tmp).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    if Path(r.pop("code")) != (tmp / "code").resolve():
+        raise SystemExit("the baseline did not import the extracted revision")
+    return {"rev": rev} | r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2, help="Dask worker processes of the second run")
     ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--hidden", type=int, default=SETTINGS["hidden"])
+    ap.add_argument("--batch-size", type=int, default=SETTINGS["batch_size"])
+    ap.add_argument("--baseline", metavar="REV", help="also time REV's train(..., workers=2) (the old pool)")
+    ap.add_argument("--old-pool", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     seeds = tuple(range(1, args.seeds + 1))
+    SETTINGS.update(hidden=args.hidden, batch_size=args.batch_size)
+    from pola_nb.sampled.process import training_process
+
+    training_process()  # as ``pola train`` does: one BLAS and one numba thread in the client too
+    if args.old_pool:
+        with tempfile.TemporaryDirectory() as d:
+            print(json.dumps(measure_old_pool(seeds, Path(d))))
+        return
     before = os.getloadavg()
     with tempfile.TemporaryDirectory() as d:
         here = measure("local:1", seeds, Path(d))
         dask = measure(f"local:{args.workers}", seeds, Path(d))
-    out = dict(config=dict(game="ipd", algo="pola-dice", preset="quick", hidden=16, batch_size=200, outer_steps=5,
-                           updates=3, seeds=len(seeds)),
+        old = time_baseline(args.baseline, args.seeds, Path(d)) if args.baseline else None
+    out = dict(config=dict(game="ipd", algo="pola-dice", preset="quick", **SETTINGS, seeds=len(seeds)),
                machine=dict(cpus=os.cpu_count(), python=platform.python_version()),
                loadavg_before=[round(x, 2) for x in before], in_process=here, dask=dask,
-               speedup=round(dask["updates_per_min"] / here["updates_per_min"], 3),
-               loadavg_after=[round(x, 2) for x in os.getloadavg()])
+               speedup=round(dask["updates_per_min"] / here["updates_per_min"], 3))
+    if old:
+        out |= dict(baseline=old, speedup_vs_baseline=round(dask["updates_per_min"] / old["updates_per_min"], 3))
+    out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=1))
 
 
