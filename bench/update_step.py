@@ -80,10 +80,15 @@ def run_one(name: str, repeats: int) -> dict:
     from autograd import grad
 
     from pola_nb.sampled import fused, tree
-    from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.learners import game_rollout, outer_loss
-    from pola_nb.sampled.pola_learner import update_pair
     from pola_nb.sampled.process import training_process
+
+    try:  # the current layout
+        from pola_nb.sampled.config import preset_config
+        from pola_nb.sampled.pola_learner import update_pair
+    except ImportError:  # a baseline revision's (e.g. 60941d8)
+        from pola_nb.sampled.learners import update_pair
+        from pola_nb.sampled.training import preset_config
 
     training_process()
     c = dict(CONFIGS[name])
