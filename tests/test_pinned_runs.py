@@ -46,8 +46,12 @@ def test_short_run_metrics_are_pinned(tmp_path, game, algo):
 
 
 def test_short_lola_dice_parameters_are_pinned(tmp_path):
-    """The last LOLA-DiCE run's agent 1 policy parameters, summed (float64)."""
+    """The last LOLA-DiCE run's agent 1 policy parameters, summed (float64).
+
+    The pinned sum is the AVX-512 (SkylakeX) OpenBLAS kernels' result; OpenBLAS's other x86 kernel
+    families round the float32 products differently and give sums within 8e-6 relative of it
+    (Haswell and Zen 9.94627, Sandybridge and Prescott 9.94631), hence the bound of 5e-5."""
     overrides, _ = PINNED[("ipd", "lola-dice")]
     path = train(tmp_path / "run.h5", preset_config("ipd", "lola-dice", "quick", **SMALL, **overrides))
     pol = load_checkpoint(path)[2][0]["pol"]
-    assert np.sum([np.sum(v, dtype=np.float64) for v in pol.values()]) == pytest.approx(9.946350328624249, rel=1e-6)
+    assert np.sum([np.sum(v, dtype=np.float64) for v in pol.values()]) == pytest.approx(9.946350328624249, rel=5e-5)

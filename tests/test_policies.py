@@ -184,6 +184,23 @@ def log_softmax_seq(net, par, obs, reference):
     return log_softmax(net_sequence(net, par, obs, reference=reference))
 
 
+def test_a_recording_matches_parameters_that_were_unpickled():
+    """Parameters as a Dask worker receives them (unpickled: float32 arrays whose dtype is an equal
+    but distinct instance) play and are scored as the same arrays, so the recording stands in for
+    the scorer's forward pass there too (not only in the process that made the parameters)."""
+    import pickle
+
+    from pola_nb.sampled.games import IPDHistory
+    from pola_nb.sampled.rollout import rollout
+
+    net = GRUNet(6, 2, hidden=5)
+    p = pickle.loads(pickle.dumps(init_net(net, np.random.default_rng(2))))
+    assert p["ir_w"].dtype == np.float32 and p["ir_w"].dtype is not np.dtype(np.float32)
+    players = [PolicySampler(net, p, record=True), PolicySampler(net, p)]
+    traj = rollout(IPDHistory(steps=4), players[0], players[1], 3, seed=1)
+    assert players[0].recording().matches(p, traj.obs[:-1])
+
+
 def test_scoring_on_a_samplers_recording_equals_recomputing():
     """A GRU sampler's recording stands in for the scorer's forward pass only for the parameter
     arrays and observation rows it played, with the same values and first and second derivatives

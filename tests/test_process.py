@@ -51,43 +51,61 @@ def test_large_arrays_come_from_the_heap_and_stay_there():
     assert mapped < 80_000_000 and heap >= 80_000_000  # from the heap, kept after the free
 
 
-def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical():
-    """Both agents' parts of an update, run here and in the worker processes of a Dask LocalCluster
-    (``--cluster local:2``, workers set up by training_process), on the same inputs.
-
-    This process keeps the OpenBLAS default thread count (as a caller that never ran training_process
-    does); the workers run single-threaded. The sizes are large enough for OpenBLAS to split the
-    weight-gradient products (M * N * K above its threading threshold), so the parameters agree
-    bit for bit only if the update fixes the BLAS thread count itself.
-    """
+BIT_IDENTITY = textwrap.dedent("""
+    import pickle
     import numpy as np
-
     from pola_nb.sampled import learners, tree
     from pola_nb.sampled.cluster import open_cluster
     from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.process import blas_thread_counts, limit_blas_threads
     from pola_nb.sampled.training import init_seed, timed_task
 
-    cfg = preset_config("ipd", "pola-dice", "quick", hidden=32, steps=20, batch_size=100, outer_steps=1,
-                        inner_steps=1, seeds=(3,))
-    arch = cfg.architecture()
-    agents = init_seed(cfg, 3).agents
-    rollout = learners.game_rollout(cfg.make_game())
-    jobs = [(arch, agents, i, cfg.hp, rollout, 7 + i, None) for i in (0, 1)]
-    before = blas_thread_counts()
-    limit_blas_threads(2)
-    try:
+    if __name__ == "__main__":
+        cfg = preset_config("ipd", "pola-dice", "quick", hidden=32, steps=20, batch_size=100, outer_steps=1,
+                            inner_steps=1, seeds=(3,))
+        agents = init_seed(cfg, 3).agents
+        rollout = learners.game_rollout(cfg.make_game())
+        jobs = [(cfg.architecture(), agents, i, cfg.hp, rollout, 7 + i, None) for i in (0, 1)]
+        limit_blas_threads(2)
         here = [learners.agent_step(*job)[0] for job in jobs]
-    finally:
-        if before:
-            limit_blas_threads(max(before))
-    with open_cluster("local:2") as executor:
-        counts = executor.client.run(blas_thread_counts)
-        assert len(counts) == 2 and all(set(c) <= {1} for c in counts.values()), counts
-        futures = [executor.submit(timed_task, learners.agent_step, job) for job in jobs]
-        there = [f.result()[0][0] for f in futures]
-    for k in (0, 1):
-        np.testing.assert_array_equal(tree.flat(here[k]), tree.flat(there[k]), err_msg=f"agent {k + 1}")
+        unpickled = [learners.agent_step(*pickle.loads(pickle.dumps(job)))[0] for job in jobs]
+        with open_cluster("local:2") as executor:
+            counts = executor.client.run(blas_thread_counts)
+            assert len(counts) == 2 and all(set(c) <= {1} for c in counts.values()), counts
+            futures = [executor.submit(timed_task, learners.agent_step, job) for job in jobs]
+            there = [f.result()[0][0] for f in futures]
+        for k in (0, 1):
+            for name, other in (("unpickled", unpickled), ("dask worker", there)):
+                np.testing.assert_array_equal(tree.flat(here[k]), tree.flat(other[k]), err_msg=f"agent {k + 1}, {name}")
+        print("ok")
+""")
+
+
+def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical(tmp_path):
+    """Both agents' parts of an update, run in one process, run there again on unpickled inputs, and
+    run in the worker processes of a Dask LocalCluster (``--cluster local:2``, workers set up by
+    training_process), on the same inputs.
+
+    The process keeps two BLAS threads (as a caller that never ran training_process may); the
+    workers run single-threaded. The sizes are large enough for OpenBLAS to split the
+    weight-gradient products (M * N * K above its threading threshold), so the parameters agree bit
+    for bit only if the update fixes the BLAS thread count itself.
+
+    All of it runs with OpenBLAS's Haswell kernels (x86-64), whose sgemm rounds a product of one
+    step's rows differently from the same rows inside a whole sequence: the results then agree only
+    if every process reuses the sampler's recorded forward pass in the same way, unpickled
+    parameters included. (With the AVX-512 kernels the two products happen to agree.)
+    """
+    import os
+    import platform
+
+    env = dict(os.environ)
+    if platform.machine() in ("x86_64", "AMD64"):
+        env["OPENBLAS_CORETYPE"] = "Haswell"
+    script = tmp_path / "bit_identity.py"
+    script.write_text(BIT_IDENTITY)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
 
 
 def test_cluster_texts():

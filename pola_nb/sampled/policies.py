@@ -400,6 +400,16 @@ def _same_arrays(params: Params, played: Params) -> bool:
     return params.keys() == played.keys() and all(getval(params[k]) is played[k] for k in played)
 
 
+def _float32(a) -> np.ndarray:
+    """``a`` itself when it is a float32 array, else a float32 copy.
+
+    ``np.asarray(a, np.float32)`` is not enough: for an array whose dtype is an equal but distinct
+    float32 instance (every array unpickled in a Dask worker) it returns a new view, and a
+    :class:`Recording` of that view would never match the parameters that played.
+    """
+    return a if isinstance(a, np.ndarray) and a.dtype == F32 else np.asarray(a, F32)
+
+
 def _address(a: np.ndarray) -> tuple[int, int]:
     return a.__array_interface__["data"][0], a.strides[0] if a.ndim else 0
 
@@ -466,7 +476,7 @@ class PolicySampler:
 
     def __init__(self, net: Net, params: Params, record: bool = False, steps: int | None = None):
         self.net = net
-        self.params = {k: np.asarray(getval(v), F32) for k, v in params.items()}
+        self.params = {k: _float32(getval(v)) for k, v in params.items()}
         self._stepping = net.prepare(self.params)
         self.carry = None
         self.record = record and hasattr(net, "step_into")
