@@ -132,6 +132,13 @@ def load_state(f: h5py.File, k: int) -> SeedState:
     return SeedState({name: v for name, v in state.items() if v is not None}, _rng_from(node.attrs["rng"]), done)
 
 
+def updates_done(path: str | Path, n_seeds: int) -> list[int]:
+    """Updates each of a run file's ``n_seeds`` seeds has finished (0 for a seed with no state yet)."""
+    with open_results(path) as f:
+        return [int(f[f"state/seed_{k}"].attrs.get("done", 0)) if f"state/seed_{k}" in f else 0
+                for k in range(n_seeds)]
+
+
 def metrics_row(cfg: RunConfig, done: int) -> int | None:
     """The metrics row of the evaluation after update ``done``, or None if ``done`` is not evaluated."""
     if done % cfg.eval_every == 0:

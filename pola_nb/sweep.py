@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import numpy as np
 from pola_nb.errors import PolaUsageError, require
 from pola_nb.generics import dispatch, summary
 from pola_nb.results import ResultsKind, atomic_results, check_output_path, open_h5, open_results
-from pola_nb.runfile import stored_config
+from pola_nb.runfile import stored_config, updates_done
 from pola_nb.sampled.config import RunConfig, preset_config
 from pola_nb.sampled.training import prepare_run, train
 from pola_nb.settings import toml_loads
@@ -176,6 +177,68 @@ def plan_sweep(sweep: Sweep, out: str | Path, *, resume: bool = False, force: bo
             r.config.architecture()
             check_backend(r.config.backend)
     return [(r, False) for r in sweep.runs]
+
+
+class SweepCounter:
+    """Progress of a sweep: runs finished, seed-updates finished out of all of them, and the time left
+    at the pace of the seed-updates finished since the counter started.
+
+    ``todo`` is :func:`plan_sweep`'s list; the runs it leaves out are finished, and a resumed run's
+    seeds count the updates its file already holds. Feed it every ``progress`` call of
+    :func:`run_sweep` (:meth:`update`; thread-safe: a Dask sweep calls it from one thread per run).
+    """
+
+    def __init__(self, sweep: Sweep, out: str | Path, todo: list[tuple[SweepRun, bool]],
+                 clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.start = clock()
+        self.goal = {r.name: r.config.updates for r in sweep.runs}
+        left = {r.name: resumed for r, resumed in todo}
+        self.done: dict[str, list[int]] = {}
+        for r in sweep.runs:
+            n = len(r.config.seeds)
+            if r.name not in left:
+                self.done[r.name] = [r.config.updates] * n
+            elif left[r.name]:
+                self.done[r.name] = updates_done(Path(out) / r.file, n)
+            else:
+                self.done[r.name] = [0] * n
+        self.total = sum(self.goal[r.name] * len(r.config.seeds) for r in sweep.runs)
+        self.at_start = self.updates_done
+        self._lock = threading.Lock()
+
+    @property
+    def updates_done(self) -> int:
+        return sum(sum(d) for d in self.done.values())
+
+    @property
+    def runs_done(self) -> int:
+        return sum(all(u >= self.goal[name] for u in d) for name, d in self.done.items())
+
+    def update(self, name: str, u: int, k: int) -> None:
+        """Seed ``k`` of run ``name`` has finished ``u`` updates."""
+        with self._lock:
+            self.done[name][k] = max(self.done[name][k], u)
+
+    def eta_s(self) -> float | None:
+        """Seconds left at this session's pace (None before its first finished seed-update)."""
+        new = self.updates_done - self.at_start
+        if new <= 0:
+            return None
+        return (self.clock() - self.start) * (self.total - self.updates_done) / new
+
+    def text(self) -> str:
+        """``runs 1/4, updates 37/120, 2:10 elapsed, ETA 5:03``."""
+        eta = self.eta_s()
+        return (f"runs {self.runs_done}/{len(self.goal)}, updates {self.updates_done}/{self.total}, "
+                f"{_clock_text(self.clock() - self.start)} elapsed, ETA {'?' if eta is None else _clock_text(eta)}")
+
+
+def _clock_text(seconds: float) -> str:
+    """``h:mm:ss`` (or ``m:ss`` under an hour)."""
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _write_index(sweep: Sweep, out: Path, force: bool) -> None:

@@ -12,7 +12,7 @@ import pytest
 from pola_nb.cli import main
 from pola_nb.sampled.config import preset_config
 from pola_nb.sampled.training import train
-from pola_nb.sweep import load_sweep, run_sweep
+from pola_nb.sweep import SweepCounter, load_sweep, plan_sweep, run_sweep
 
 SWEEP = """
 game = "coin"
@@ -81,7 +81,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, sweep_file, ca
     run_sweep(sweep, full)
 
     def stop(name, u, k, m):
-        if name == NAMES[1]:
+        if name == NAMES[1] and u == 1:
             raise KeyboardInterrupt
 
     part = tmp_path / "part"
@@ -92,8 +92,25 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, sweep_file, ca
     with pytest.raises(SystemExit) as e:  # an existing sweep without --resume/--force is refused
         main(["sweep", str(sweep_file), "--out", str(part), "--quiet"])
     assert e.value.code == 2
+    todo = plan_sweep(sweep, part, resume=True)
+    assert [(r.name, again) for r, again in todo] == [(NAMES[1], True)]
+    now = [100.0]
+    counter = SweepCounter(sweep, part, todo, clock=lambda: now[0])
+    # the first run is finished; the second stopped after its first seed's first update
+    assert counter.done[NAMES[1]] == [1, 0]
+    assert (counter.runs_done, counter.updates_done, counter.total, counter.eta_s()) == (1, 5, 8, None)
+    assert counter.text() == "runs 1/2, updates 5/8, 0:00 elapsed, ETA ?"
     resumed: list[str] = []
-    run_sweep(sweep, part, resume=True, progress=lambda name, u, k, m: resumed.append(name))
+
+    def count(name, u, k, m):
+        resumed.append(name)
+        now[0] += 10.0
+        counter.update(name, u, k)
+
+    run_sweep(sweep, part, resume=True, progress=count)
+    assert (counter.runs_done, counter.updates_done) == (2, 8)
+    counter.update(NAMES[1], 1, 0)  # an older report changes nothing
+    assert counter.updates_done == 8 and counter.eta_s() == 0.0
     assert set(resumed) == {NAMES[1]}  # the finished run is skipped
     for name in NAMES:
         _same(part / f"{name}.h5", full / f"{name}.h5")
@@ -109,6 +126,9 @@ def test_cli_and_summary_json(tmp_path, sweep_file, capsys):
     assert e.value.code == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 2 * 2 * 3 and "update 2/2 seed 2" in err
+    lines = err.splitlines()
+    assert "[runs 0/2, updates 0/8, " in lines[0] and "ETA ?]" in lines[0]  # the first run's update 0
+    assert "[runs 2/2, updates 8/8, " in lines[-1] and lines[-1].endswith("ETA 0:00]")
     with pytest.raises(SystemExit) as e:
         main(["summary", str(out / "sweep.h5"), "--json"])
     assert e.value.code == 0

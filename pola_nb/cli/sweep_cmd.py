@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
 from pola_nb.cli.app import app
+from pola_nb.sweep import Sweep, SweepCounter, SweepProgress
 
 
-def log_progress(sweep) -> object:
-    """A ``progress(name, update, seed_index, metrics)`` callback of :func:`pola_nb.sweep.run_sweep`
-    that prints one line per run, seed and update on stderr."""
+@contextmanager
+def sweep_progress(counter: SweepCounter, sweep: Sweep, quiet: bool) -> Iterator[SweepProgress | None]:
+    """The ``progress(name, update, seed_index, metrics)`` callback of :func:`pola_nb.sweep.run_sweep`:
+    nothing with ``--quiet``; on a terminal one bar over all seed-updates of the sweep; otherwise one
+    line per run, seed and update on stderr. Both show runs done, updates done out of the total and
+    the time left (:class:`~pola_nb.sweep.SweepCounter`)."""
     from pola_nb.cli.train_cmd import _fmt
 
-    configs = {r.name: r.config for r in sweep.runs}
+    if quiet:
+        yield None
+        return
+    seeds = {r.name: r.config.seeds for r in sweep.runs}
+    if not sys.stderr.isatty():
+        def log_line(name: str, u: int, k: int, m: dict[str, float]) -> None:
+            counter.update(name, u, k)
+            print(f"{name} update {u}/{counter.goal[name]} seed {seeds[name][k]}: {_fmt(m)} [{counter.text()}]",
+                  file=sys.stderr, flush=True)
 
-    def log_line(name: str, u: int, k: int, m: dict[str, float]) -> None:
-        cfg = configs[name]
-        print(f"{name} update {u}/{cfg.updates} seed {cfg.seeds[k]}: {_fmt(m)}", file=sys.stderr, flush=True)
+        yield log_line
+        return
+    from rich.progress import BarColumn, Progress, TextColumn
 
-    return log_line
+    with Progress(TextColumn("[bold]sweep"), BarColumn(bar_width=20), TextColumn("{task.fields[status]}")) as bar:
+        task = bar.add_task("", total=counter.total, completed=counter.updates_done, status=counter.text())
+
+        def progress(name: str, u: int, k: int, m: dict[str, float]) -> None:
+            counter.update(name, u, k)
+            bar.update(task, completed=counter.updates_done, status=counter.text())
+
+        yield progress
 
 
 @app.command("sweep")
@@ -47,10 +68,10 @@ def sweep_command(
 
     where = cluster_option(cluster, workers)
     sweep = load_sweep(file)
-    plan_sweep(sweep, out, resume=resume, force=force, cluster=where)
+    todo = plan_sweep(sweep, out, resume=resume, force=force, cluster=where)
     tune_for_training()
-    with opened_cluster(where, quiet) as executor:
-        index = run_sweep(sweep, out, resume=resume, force=force, cluster=executor,
-                          progress=None if quiet else log_progress(sweep))
+    counter = SweepCounter(sweep, out, todo)
+    with opened_cluster(where, quiet) as executor, sweep_progress(counter, sweep, quiet) as progress:
+        index = run_sweep(sweep, out, resume=resume, force=force, cluster=executor, progress=progress)
     if not quiet:
         print(f"wrote {index}")
