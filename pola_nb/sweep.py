@@ -221,7 +221,7 @@ class SweepCounter:
             self.done[name][k] = max(self.done[name][k], u)
 
     def eta_s(self) -> float | None:
-        """Seconds left at this session's pace (None before its first finished seed-update)."""
+        """Seconds left at the pace since the counter started (None before its first finished seed-update)."""
         new = self.updates_done - self.at_start
         if new <= 0:
             return None
