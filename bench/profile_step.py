@@ -1,7 +1,12 @@
 """Where the time of one POLA-DiCE outer step goes: cProfile, grouped; prints one JSON object.
 
-Usage: ``python bench/profile_step.py [--game ipd|coin] [--batch B] [--inner-steps K]``
+Usage: ``python bench/profile_step.py [--game ipd|coin] [--batch B] [--inner-steps K] [--by-shape]``
 (defaults: the paper's IPD settings, B 2000, K_in 2; the Coin Game's are B 1000, K_in 4).
+
+``--by-shape`` adds ``products``: one more step (without cProfile) with every matrix product timed
+by kind (``nn`` ``x @ w``, ``nt`` ``g @ w.T``, ``tn`` ``x.T @ g`` over all leading axes, ``into`` the
+sampler's ``x @ w``) and operand shapes (leading axes flattened), with calls, seconds and GFLOP/s,
+the most expensive first.
 
 The step runs once to warm up, then once under cProfile, single-threaded as in training. Each
 function's own time (``tottime``) goes to one group:
@@ -45,6 +50,7 @@ def main() -> None:
     ap.add_argument("--game", choices=("ipd", "coin"), default="ipd")
     ap.add_argument("--batch", type=int)
     ap.add_argument("--inner-steps", type=int)
+    ap.add_argument("--by-shape", action="store_true", help="also time every matrix product by shape")
     args = ap.parse_args()
     batch = args.batch or (2000 if args.game == "ipd" else 1000)
     inner = args.inner_steps or (2 if args.game == "ipd" else 4)
@@ -80,10 +86,29 @@ def main() -> None:
         key = group(filename, name)
         groups[key] = groups.get(key, 0.0) + tottime
     total = sum(groups.values())
-    print(json.dumps({"game": args.game, "batch": batch, "inner_steps": inner, "s_per_outer_step": round(plain, 3),
-                      "profiled_s": round(total, 3),
-                      "fraction": {k: round(v / total, 3) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
-                      "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}))
+    out = {"game": args.game, "batch": batch, "inner_steps": inner, "s_per_outer_step": round(plain, 3),
+           "profiled_s": round(total, 3),
+           "fraction": {k: round(v / total, 3) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+           "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    if args.by_shape:
+        from pola_nb.sampled import fused
+
+        fused.SHAPES = {}
+        step()
+        rows = sorted(fused.SHAPES.items(), key=lambda kv: -kv[1][2])
+        fused.SHAPES = None
+        out["products"] = [{"kind": kind, "a": list(_flat_shape(a)), "b": list(_flat_shape(b)), "calls": n,
+                            "s": round(s, 4), "gflops": round(f / s / 1e9, 1)}
+                           for (kind, a, b), (n, f, s) in rows]
+    print(json.dumps(out))
+
+
+def _flat_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``(..., n)`` with the leading axes multiplied out (matrices stay as they are)."""
+    lead = 1
+    for d in shape[:-1]:
+        lead *= d
+    return (lead, shape[-1]) if len(shape) > 1 else shape
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@
   here on arrays and autograd boxes and, compiled, inside the kernels of the scorer's
   whole-sequence primitive (:mod:`pola_nb.sampled.scan`).
 - ``mm_nn``/``mm_nt``/``mm_tn``: matrix products that are each other's VJPs (BLAS calls on views at
-  every order, no ``tensordot`` copies). ``FLOPS`` counts them for the benchmarks. ``mm_known`` is
-  ``mm_nn`` with the product supplied by the caller.
+  every order, no ``tensordot`` copies). ``FLOPS`` counts them and ``SHAPES`` times them for the
+  benchmarks. ``mm_known`` is ``mm_nn`` with the product supplied by the caller.
 
 The tests compare values, first and second derivatives with the slow per-operation twin
 (``GRUNet.reference_hidden_states``), and ``check_grads(order=2)``.
@@ -20,6 +20,8 @@ Gate layout: ``ai``, ``gh`` are ``(B, 3H)`` with blocks [r, z, n] (flax `GRUCell
 """
 
 from __future__ import annotations
+
+import time
 
 import autograd.numpy as anp
 import numpy as np
@@ -144,30 +146,51 @@ def _flat(x):
     return x.reshape(-1, x.shape[-1])
 
 
-def _count(n: int) -> None:
+#: Set to ``{}`` to time the products by kind and operand shapes (``bench/profile_step.py --by-shape``):
+#: ``{(kind, shape_a, shape_b): [calls, flops, seconds]}``, kind ``nn``/``nt``/``tn``/``into``.
+SHAPES: dict | None = None
+
+
+def _clock() -> float:
+    return time.perf_counter() if SHAPES is not None else 0.0
+
+
+def _count(n: int, kind: str = "", a=None, b=None, start: float = 0.0) -> None:
+    """Count a product of ``n`` FLOPs (``FLOPS``) and, when ``SHAPES`` is set, its time since ``start``."""
     if FLOPS is not None:
         FLOPS[0] += n
+    if SHAPES is not None:
+        entry = SHAPES.setdefault((kind, a.shape, b.shape), [0, 0, 0.0])
+        entry[0] += 1
+        entry[1] += n
+        entry[2] += time.perf_counter() - start
 
 
 @primitive
 def mm_nn(x, w):
     """``x @ w`` for ``x`` ``(..., n)`` and a matrix ``w`` ``(n, m)``: shape ``(..., m)``."""
-    _count(2 * x.size * w.shape[1])
-    return (_flat(x) @ w).reshape(*x.shape[:-1], w.shape[1])
+    start = _clock()
+    out = (_flat(x) @ w).reshape(*x.shape[:-1], w.shape[1])
+    _count(2 * x.size * w.shape[1], "nn", x, w, start)
+    return out
 
 
 @primitive
 def mm_nt(g, w):
     """``g @ w.T`` for ``g`` ``(..., m)``, ``w`` ``(n, m)``: shape ``(..., n)``."""
-    _count(2 * g.size * w.shape[0])
-    return (_flat(g) @ w.T).reshape(*g.shape[:-1], w.shape[0])
+    start = _clock()
+    out = (_flat(g) @ w.T).reshape(*g.shape[:-1], w.shape[0])
+    _count(2 * g.size * w.shape[0], "nt", g, w, start)
+    return out
 
 
 @primitive
 def mm_tn(x, g):
     """``x.T @ g`` with all leading axes contracted: ``(..., n), (..., m) -> (n, m)``."""
-    _count(2 * x.size * g.shape[-1])
-    return _flat(x).T @ _flat(g)
+    start = _clock()
+    out = _flat(x).T @ _flat(g)
+    _count(2 * x.size * g.shape[-1], "tn", x, g, start)
+    return out
 
 
 defvjp(mm_nn, lambda ans, x, w: lambda G: mm_nt(G, w), lambda ans, x, w: lambda G: mm_tn(x, G))
@@ -177,8 +200,9 @@ defvjp(mm_tn, lambda ans, x, g: lambda G: mm_nt(g, G), lambda ans, x, g: lambda 
 
 def mm_into(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``x @ w`` written into ``out`` ``(..., m)`` (plain arrays, no derivative; counted in ``FLOPS``)."""
-    _count(2 * x.size * w.shape[1])
+    start = _clock()
     np.matmul(x, w, out=out)
+    _count(2 * x.size * w.shape[1], "into", x, w, start)
     return out
 
 
