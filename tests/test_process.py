@@ -53,9 +53,10 @@ def test_large_arrays_come_from_the_heap_and_stay_there():
 
 BIT_IDENTITY = textwrap.dedent("""
     import pickle
+    import dask
     import numpy as np
     from pola_nb.sampled import learners, tree
-    from pola_nb.sampled.cluster import open_cluster
+    from pola_nb.sampled.cluster import QUIET_WORKERS, open_cluster
     from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.process import blas_thread_counts, limit_blas_threads
     from pola_nb.sampled.training import init_seed, timed_task
@@ -72,6 +73,8 @@ BIT_IDENTITY = textwrap.dedent("""
         with open_cluster("local:2") as executor:
             counts = executor.client.run(blas_thread_counts)
             assert len(counts) == 2 and all(set(c) <= {1} for c in counts.values()), counts
+            quiet = executor.client.run(lambda: {k: dask.config.get(k) for k in QUIET_WORKERS})
+            assert all(q == QUIET_WORKERS for q in quiet.values()), quiet
             futures = [executor.submit(timed_task, learners.agent_step, job) for job in jobs]
             there = [f.result()[0][0] for f in futures]
         for k in (0, 1):
@@ -84,7 +87,7 @@ BIT_IDENTITY = textwrap.dedent("""
 def test_agent_step_in_process_and_in_a_dask_worker_are_bit_identical(tmp_path):
     """Both agents' parts of an update, run in one process, run there again on unpickled inputs, and
     run in the worker processes of a Dask LocalCluster (``--cluster local:2``, workers set up by
-    training_process), on the same inputs.
+    training_process and the quiet Dask settings of ``local:N``), on the same inputs.
 
     The process keeps two BLAS threads (as a caller that never ran training_process may); the
     workers run single-threaded. The sizes are large enough for OpenBLAS to split the

@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+
+#: The quiet worker settings of ``local:N`` as the environment of workers started by hand or by SLURM.
+QUIET_ENV = ("export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s "
+             "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL=5s "
+             "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__GIL__ENABLED=False")
+
+
+def test_the_documented_worker_environment_is_the_quiet_setting_of_local_clusters():
+    import dask
+
+    from pola_nb.sampled.cluster import QUIET_WORKERS
+
+    env = dict(kv.split("=", 1) for kv in QUIET_ENV.removeprefix("export ").split())
+    config = dask.config.collect_env(env)
+    assert {key: dask.config.get(key, config=config) for key in QUIET_WORKERS} == QUIET_WORKERS
+    assert QUIET_ENV in (Path(__file__).parents[1] / "docs" / "scale-out.md").read_text()
 
 
 def test_slurm_job_script_of_the_scale_out_page():
@@ -14,7 +31,7 @@ def test_slurm_job_script_of_the_scale_out_page():
     cluster = jobqueue.SLURMCluster(
         cores=8, processes=8, memory="32GB", walltime="04:00:00",
         job_extra_directives=["--account=myproject", "--partition=cpu"],
-        job_script_prologue=["export NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1"],
+        job_script_prologue=["export NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1", QUIET_ENV],
         worker_extra_args=["--memory-limit", "0"],
         scheduler_options={"dashboard_address": None})
     try:
@@ -32,3 +49,4 @@ def test_slurm_job_script_of_the_scale_out_page():
     assert "--nworkers 8" in command and "--nanny" in command
     assert command.endswith("--memory-limit 0"), command  # the last --memory-limit is the one used
     assert "export NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1" in script
+    assert QUIET_ENV in script
