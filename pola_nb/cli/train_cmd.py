@@ -160,10 +160,11 @@ def progress_display(cfg, quiet: bool, title: str | None = None
 
         yield log_line
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich import progress as rp
 
-    with Progress(TextColumn("[bold]{task.fields[title]}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.description}")) as bar:
+    with rp.Progress(rp.TextColumn("[bold]{task.fields[title]}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                     rp.TimeElapsedColumn(), rp.TextColumn("ETA"), rp.TimeRemainingColumn(),
+                     rp.TextColumn("{task.description}")) as bar:
         task = bar.add_task("", total=cfg.updates * len(cfg.seeds), title=title or f"{cfg.game} {cfg.hp.algo}")
         latest = [0] * len(cfg.seeds)  # seeds advance independently: count each one's updates
 
