@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import math
 import os
 import pstats
 import time
@@ -105,10 +106,7 @@ def main() -> None:
 
 def _flat_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """``(..., n)`` with the leading axes multiplied out (matrices stay as they are)."""
-    lead = 1
-    for d in shape[:-1]:
-        lead *= d
-    return (lead, shape[-1]) if len(shape) > 1 else shape
+    return (math.prod(shape[:-1]), shape[-1]) if len(shape) > 1 else shape
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def _clock() -> float:
     return time.perf_counter() if SHAPES is not None else 0.0
 
 
-def _count(n: int, kind: str = "", a=None, b=None, start: float = 0.0) -> None:
+def _count(n: int, kind: str, a: np.ndarray, b: np.ndarray, start: float) -> None:
     """Count a product of ``n`` FLOPs (``FLOPS``) and, when ``SHAPES`` is set, its time since ``start``."""
     if FLOPS is not None:
         FLOPS[0] += n
