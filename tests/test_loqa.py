@@ -240,3 +240,29 @@ def test_the_rollouts_recording_stands_for_the_actors_forward_pass(monkeypatch):
     assert real(theta, *args, known) == pytest.approx(float(real(theta, *args)), rel=1e-6)
     g_known, g_fresh = grad(real)(theta, *args, known), grad(real)(theta, *args)
     np.testing.assert_allclose(tree.flat(g_known), tree.flat(g_fresh), rtol=1e-5, atol=1e-7)
+
+
+def test_the_populations_recorded_logits_stand_for_the_opponents_policy(monkeypatch):
+    """With a population, the opponent's policy values come from the logits its sampler recorded in
+    the rollout; they equal those of a second pass over the snapshots (float32 rounding)."""
+    from pola_nb.sampled import loqa
+
+    cfg = tiny(seeds=(1,))
+    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
+    seen = {}
+    real = loqa.opponent_constants
+
+    def spy(*args):
+        seen["args"] = args
+        return real(*args)
+
+    monkeypatch.setattr(loqa, "opponent_constants", spy)
+    rng = np.random.default_rng(5)
+    state = init_state(learner, game, rng)
+    for _ in range(3):  # the population gets its first snapshot at update 0
+        state, _ = train_step(learner, game, state, rng)
+    *args, logits = seen["args"]
+    assert logits is not None and logits.shape == (cfg.steps, cfg.hp.batch_size, game.n_actions)
+    recorded, fresh = real(*args, logits), real(*args)
+    np.testing.assert_allclose(recorded.values, fresh.values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(recorded.q, fresh.q)

@@ -185,3 +185,34 @@ def test_population_sequence_equals_each_snapshot_sequence():
     for k in np.unique(idx):
         rows = idx == k
         np.testing.assert_array_equal(v[:, rows], np.asarray(net_sequence(val, vs[k], obs[:, rows])))
+
+
+def test_recorded_logits_are_the_sequence_along_the_rollouts_observations():
+    """``record=True``: the outputs of every step of a rollout, stacked, equal ``population_sequence``
+    along the observations the population saw (float32 rounding: other product heights), for a
+    GRU population with lone rows, a single-snapshot one and a non-GRU net."""
+    K, B = 8, 29
+    ps = snapshots(NET, K, seed=9)
+    idx = mixed_index(K, B, seed=10)
+    st = stack_params(ps)
+    pop = PopulationSampler(NET, st, idx, record=True)
+    traj = rollout(GAME, "random", pop, B, seed=12)
+    rec = pop.recorded_logits()
+    assert rec.shape == (GAME.steps, B, 4) and rec.dtype == np.float32
+    np.testing.assert_allclose(rec, population_sequence(NET, st, idx, traj.obs2[:-1]), rtol=2e-6, atol=2e-7)
+    one = PopulationSampler(NET, stack_params([ps[3]]), np.zeros(B, np.int64), record=True)
+    traj = rollout(GAME, "random", one, B, seed=13)
+    np.testing.assert_allclose(one.recorded_logits(), np.asarray(net_sequence(NET, ps[3], traj.obs2[:-1])),
+                               rtol=2e-6, atol=2e-7)
+    game = IPDHistory(steps=7, agent_centric=True)
+    tables = [{"table": np.random.default_rng(s).standard_normal((5, 2)).astype(np.float32)} for s in range(3)]
+    t_idx = np.array([0, 2, 2, 1, 0, 1])
+    loop = PopulationSampler(MemoryOneTable(), stack_params(tables), t_idx, record=True)
+    traj = rollout(game, "tft", loop, t_idx.size, seed=4)
+    np.testing.assert_array_equal(loop.recorded_logits(),
+                                  population_sequence(MemoryOneTable(), stack_params(tables), t_idx, traj.obs2[:-1]))
+    loop.reset(t_idx.size)  # a new rollout starts a new recording
+    with pytest.raises(PolaUsageError, match="nothing recorded"):
+        loop.recorded_logits()
+    with pytest.raises(PolaUsageError, match="record=True"):
+        PopulationSampler(NET, st, idx).recorded_logits()

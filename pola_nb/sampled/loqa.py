@@ -126,15 +126,20 @@ def with_time(obs: np.ndarray) -> np.ndarray:
 
 
 def opponent_constants(learner: Loqa, theta: dict, population: Population | None, index: np.ndarray | None,
-                       obs2: np.ndarray, actions2: np.ndarray, rewards2: np.ndarray) -> OpponentBatch:
+                       obs2: np.ndarray, actions2: np.ndarray, rewards2: np.ndarray,
+                       logits: np.ndarray | None = None) -> OpponentBatch:
     """The opponent's side of a batch from its own observations ``obs2`` ``(T+1, B, n)``: each
-    episode's snapshot's Q-values ``(T, B, A)`` and ``V = sum_b pi Q`` ``(T, B)`` (plain numbers)."""
+    episode's snapshot's Q-values ``(T, B, A)`` and ``V = sum_b pi Q`` ``(T, B)`` (plain numbers).
+    ``logits``: the opponent's policy outputs ``(T, B, A)`` along ``obs2[:-1]`` when the rollout
+    recorded them (a population sampler's :meth:`recorded_logits`); otherwise they are computed."""
     x, xq = obs2[:-1], with_time(obs2[:-1])
     if population is None:
-        logits = net_sequence(learner.actor, theta["pol"], x)
+        if logits is None:
+            logits = net_sequence(learner.actor, theta["pol"], x)
         q = net_sequence(learner.q, theta["q"], xq)
     else:
-        logits = population_sequence(learner.actor, population.stacked("pol"), index, x)
+        if logits is None:
+            logits = population_sequence(learner.actor, population.stacked("pol"), index, x)
         q = population_sequence(learner.q, population.stacked("q"), index, xq)
     logits, q = np.asarray(logits, F32), np.asarray(q, F32)
     values = policy_values(log_softmax(logits), q)
@@ -193,7 +198,8 @@ def loqa_update(learner: Loqa, state: dict, seed: int) -> dict:
         index, other = None, PolicySampler(learner.actor, theta["pol"])
     else:
         index = draw_population_index(len(population), hp.batch_size, rng)
-        other = PopulationSampler(learner.actor, population.stacked("pol"), index)
+        other = PopulationSampler(learner.actor, population.stacked("pol"), index, record=True)
+    opponent_sampler = other
     if hp.epsilon > 0:
         me, other = (EpsilonGreedy(a, hp.epsilon, learner.game.n_actions) for a in (me, other))
     traj = rollout(learner.game, me, other, hp.batch_size, seed=rng, backend=learner.backend)
@@ -202,7 +208,8 @@ def loqa_update(learner: Loqa, state: dict, seed: int) -> dict:
     known = recorder.recording()
     actions, actions2 = traj.actions[..., 0].astype(np.int64), traj.actions[..., 1].astype(np.int64)
     rewards, rewards2 = traj.rewards[..., 0], traj.rewards[..., 1]
-    opp = opponent_constants(learner, theta, population, index, obs2, actions2, rewards2)
+    opp_logits = opponent_sampler.recorded_logits() if population is not None else None
+    opp = opponent_constants(learner, theta, population, index, obs2, actions2, rewards2, opp_logits)
 
     g = grad(actor_objective)(theta, learner, obs, actions, rewards, opp, known)
     if hp.grad_clip > 0:

@@ -217,10 +217,15 @@ class PopulationSampler:
     inverts each row's categorical CDF at ``u`` exactly as ``PolicySampler.act`` does, on logits equal
     to those of ``PolicySampler(net, snapshot(stacked_params, index[b]))`` on row ``b``. A population
     whose rows all use one snapshot runs ``net_step`` on the whole batch, as that sampler does.
+    ``record=True`` keeps the outputs of every :meth:`logits` call since ``reset`` for
+    :meth:`recorded_logits` (what :func:`population_sequence` would compute along the same
+    observations, to float32 rounding, without a second pass over the snapshots' weights).
     """
 
-    def __init__(self, net: Net, stacked_params: Params, index: Any):
+    def __init__(self, net: Net, stacked_params: Params, index: Any, record: bool = False):
         self.net = net
+        self.record = bool(record)
+        self._outputs: list[np.ndarray] = []
         self.index = _check_index(stacked_params, index)
         self.groups = _Groups(self.index)
         if self.groups.n == 1:
@@ -238,6 +243,7 @@ class PopulationSampler:
 
     def reset(self, batch: int) -> None:
         require(batch == self.batch, f"this population was drawn for {self.batch} episodes, not {batch}")
+        self._outputs = []
         gr = self.groups
         if self._impl is None:
             self.carry = self.net.start(batch)
@@ -252,16 +258,26 @@ class PopulationSampler:
         require(obs.shape[0] == self.batch, f"obs has {obs.shape[0]} rows, expected {self.batch}")
         if self._impl is None:
             out, self.carry = net_step(self.net, self._single, self.carry, obs)
-            return np.asarray(out)
-        if isinstance(self._impl, _LoopPopulation):
-            return self._impl.step(self.carry, obs, self.groups)
-        order = self.groups.order
-        x = np.zeros((self.batch + 1, obs.shape[1]), F32)
-        x[:-1] = obs[order]
-        out_sorted, self.carry = self._impl.step(self.carry, x)
-        out = np.empty((self.batch, out_sorted.shape[1]), F32)
-        out[order] = out_sorted[:-1]
+            out = np.asarray(out)
+        elif isinstance(self._impl, _LoopPopulation):
+            out = self._impl.step(self.carry, obs, self.groups)
+        else:
+            order = self.groups.order
+            x = np.zeros((self.batch + 1, obs.shape[1]), F32)
+            x[:-1] = obs[order]
+            out_sorted, self.carry = self._impl.step(self.carry, x)
+            out = np.empty((self.batch, out_sorted.shape[1]), F32)
+            out[order] = out_sorted[:-1]
+        if self.record:
+            self._outputs.append(out)
         return out
+
+    def recorded_logits(self) -> np.ndarray:
+        """The outputs of the :meth:`logits` calls since ``reset`` (one per step of a rollout),
+        stacked: ``(T', B, n_out)`` float32. Needs ``record=True``."""
+        require(self.record, "this population sampler was made without record=True")
+        require(len(self._outputs) > 0, "nothing recorded yet: the sampler has not stepped since reset")
+        return np.stack(self._outputs).astype(F32, copy=False)
 
     def act(self, obs: np.ndarray, last_reward: np.ndarray | None = None,
             u: np.ndarray | None = None) -> np.ndarray:
