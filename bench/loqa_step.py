@@ -13,7 +13,12 @@ counted), the GFLOP/s that makes, and the float32 matmul peak of this machine me
 run (2048^3 sgemm, one thread), with the load average and versions. Runs single-threaded (one BLAS
 and one numba thread, the way training runs).
 
-Usage: ``python bench/loqa_step.py [--repeats N] [--population K] [--grid N]``.
+With ``--baseline REV`` it also times git revision ``REV`` (its ``pola_nb`` and ``kernels``, extracted
+to a temporary folder), alternating fresh processes of the baseline and this checkout for
+``--rounds`` rounds, and adds ``baseline``, ``baseline_s_per_update_best`` and ``ratio_vs_baseline``
+(this checkout's best over the baseline's).
+
+Usage: ``python bench/loqa_step.py [--repeats N] [--population K] [--grid N] [--baseline REV [--rounds N]]``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--population", type=int, default=100)
     ap.add_argument("--grid", type=int, default=3)
+    ap.add_argument("--baseline", default=None, help="git revision to time alternately with this checkout")
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
+    if args.baseline:
+        compare(args)
+        return
 
     import numpy as np
     from update_step import sgemm_peak  # this folder's update benchmark (the script's folder is on sys.path)
@@ -78,7 +88,39 @@ def main() -> None:
         "fraction_of_peak": round(flops / 1e9 / best / peak, 3),
         "load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "python": platform.python_version(), "numpy": np.__version__, "commit": commit,
+        "code": str(Path(fused.__file__).resolve().parents[2]),
     }, indent=1))
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Time the baseline revision and this checkout alternately, each update in a fresh process."""
+    import sys
+    import tempfile
+
+    from update_step import extract_revision
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--repeats", str(args.repeats),
+           "--population", str(args.population), "--grid", str(args.grid)]
+
+    def once(env: dict | None) -> dict:
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        return json.loads(out)
+
+    load = [round(x, 2) for x in os.getloadavg()]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = extract_revision(args.baseline, Path(tmp))
+        base, new = [], []
+        for _ in range(args.rounds):
+            b = once(env)
+            if Path(b["code"]).resolve() != Path(tmp).resolve():
+                raise SystemExit(f"the baseline imported pola_nb from {b['code']}, not from the extracted revision")
+            base.append(b)
+            new.append(once(None))
+    best = min(new, key=lambda r: r["s_per_update_best"])
+    b_best = min(r["s_per_update_best"] for r in base)
+    print(json.dumps(dict(best, baseline=args.baseline, rounds=args.rounds, baseline_s_per_update_best=b_best,
+                          ratio_vs_baseline=round(best["s_per_update_best"] / b_best, 3),
+                          load_average_at_start=load), indent=1))
 
 
 if __name__ == "__main__":
