@@ -26,7 +26,7 @@ import glob
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
@@ -314,14 +314,40 @@ def _bootstrap(values: np.ndarray, codes: np.ndarray, groups: int, level: float,
 class Comparison:
     """What :func:`compare` drew: the figure, the plotted table and the files written.
 
-    ``table`` has one row per (run, update, metric): ``run``, ``label``, ``algo``, ``update``, ``x`` (the
-    x-axis value: outer steps, update or mean wall time in seconds), ``metric``, ``mean``, ``low``,
-    ``high``, ``n``; each line of the figure is ``(x, mean)`` of one run and metric.
+    ``table`` has one row per (line, update, metric): ``run`` (the line: its first run file), ``label``,
+    ``algo``, ``update``, ``x`` (the x-axis value: outer steps, update or mean wall time in seconds),
+    ``metric``, ``mean``, ``low``, ``high``, ``n`` (seeds); each line of the figure is ``(x, mean)`` of
+    one line and metric. Run files whose configurations differ only in their seeds (all different)
+    and their planned number of updates share one line, e.g. one file per seed of a cluster job.
     """
 
     figure: Figure
     table: pd.DataFrame
     written: list[Path]
+
+
+#: Configuration fields that do not separate lines in :func:`compare`: files that differ only in
+#: these (and have no seed in common) are seeds of one experiment.
+POOLED_FIELDS = ("seeds", "updates")
+
+
+def pooled_lines(runs: Sequence[Run]) -> dict[str, str]:
+    """Run path -> the path of the first run of its line (see :class:`Comparison`): runs whose
+    configurations agree but for :data:`POOLED_FIELDS` and that share no seed form one line."""
+    lines: dict[str, str] = {}
+    heads: dict[str, list[tuple[str, set[int]]]] = {}  # configuration key -> [(first path, seeds)]
+    for r in runs:
+        key = json.dumps({k: v for k, v in r.config.items() if k not in POOLED_FIELDS}, sort_keys=True,
+                         default=str)
+        for i, (head, seeds) in enumerate(heads.setdefault(key, [])):
+            if seeds.isdisjoint(r.seeds):
+                lines[r.path] = head
+                heads[key][i] = (head, seeds | set(r.seeds))
+                break
+        else:
+            heads[key].append((r.path, set(r.seeds)))
+            lines[r.path] = r.path
+    return lines
 
 
 def _labels(runs: Sequence[Run], key: str | None) -> dict[str, str]:
@@ -344,9 +370,9 @@ def _labels(runs: Sequence[Run], key: str | None) -> dict[str, str]:
 
 def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRICS, x: str = "outer_steps",
                      label: str | None = None) -> pd.DataFrame:
-    """The table that :func:`compare` plots (see :class:`Comparison`), mean over seeds with a 95 %
-    band of ±1.96 standard errors. Refuses runs of different games, an unknown metric, x-axis or
-    label field."""
+    """The table that :func:`compare` plots (see :class:`Comparison`), mean over seeds (those of every
+    file of a line) with a 95 % band of ±1.96 standard errors. Refuses runs of different games, an
+    unknown metric, x-axis or label field."""
     require(x in X_AXES, f"unknown x axis {x!r}; choose one of {', '.join(X_AXES)}")
     require(len(runs) > 0, "no runs to compare")
     games = sorted({r.game for r in runs})
@@ -356,8 +382,13 @@ def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRI
     available = sorted(set.intersection(*(set(r.metrics) for r in runs)))
     for m in metrics:
         require(m in available, f"unknown metric {m!r}; choose from {', '.join(available)}")
-    labels = _labels(runs, label)
+    lines = pooled_lines(runs)
+    seeds = {head: sorted(s for r in runs if lines[r.path] == head for s in r.seeds) for head in lines.values()}
+    heads = [replace(r, seeds=tuple(seeds[r.path]), config={**r.config, "seeds": seeds[r.path]})
+             for r in runs if lines[r.path] == r.path]
+    labels = _labels(heads, label)
     df = runs_table(runs)
+    df["run"] = df["run"].map(lines)
     agg = aggregate(df[df["metric"].isin(metrics)], by=("run", "update", "metric"))
     if x == "outer_steps":
         xs = df.groupby(["run", "update"])["outer_steps"].first()
@@ -368,8 +399,8 @@ def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRI
     agg["x"] = agg["update"] if xs is None else xs.reindex(
         list(zip(agg["run"], agg["update"], strict=True))).to_numpy()
     agg["label"] = agg["run"].map(labels)
-    agg["algo"] = agg["run"].map({r.path: r.algo for r in runs})
-    order = {r.path: i for i, r in enumerate(runs)}
+    agg["algo"] = agg["run"].map({r.path: r.algo for r in heads})
+    order = {r.path: i for i, r in enumerate(heads)}
     agg = agg.dropna(subset=["x"]).sort_values(
         ["metric", "run", "update"], key=lambda s: s.map(order) if s.name == "run" else s)
     return agg[["run", "label", "algo", "update", "x", "metric", "mean", "low", "high", "n"]].reset_index(drop=True)

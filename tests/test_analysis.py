@@ -247,3 +247,24 @@ def test_parquet_without_pyarrow_is_one_line(bad_inputs, tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and "pyarrow" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_pools_files_that_differ_only_in_their_seeds(tmp_path):
+    """One file per seed (as a cluster job writes them) is one line, averaged over all the files'
+    seeds; a file that repeats a seed, or changes a hyperparameter, is a line of its own."""
+    a = _synthetic(tmp_path / "a.h5", seeds=(1, 2), rows=3)
+    b = _synthetic(tmp_path / "b.h5", seeds=(5,), rows=2, offset=1.0)
+    again = _synthetic(tmp_path / "again.h5", seeds=(2,), rows=3, offset=5.0)
+    other = _synthetic(tmp_path / "other.h5", seeds=(9,), rows=3, lr_in=0.1)
+    res = analysis.compare([a, b, again, other], tmp_path / "pooled.png", metrics=["score1"], x="update")
+    t = res.table
+    assert list(dict.fromkeys(t["run"])) == [str(a), str(again), str(other)]
+    assert list(t[t["run"] == str(a)]["n"]) == [3, 3, 2]  # b has no third row
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        va, vb = fa["metrics/score1"][()], fb["metrics/score1"][()]
+    want = [np.mean([*va[row], *vb[row]]) for row in range(2)] + [np.mean(va[2])]
+    np.testing.assert_allclose(t[t["run"] == str(a)]["mean"], want)
+    labels = list(dict.fromkeys(t["label"]))
+    assert labels == ["POLA-DiCE (hp.lr_in=0.05, seeds=[1, 2, 5])", "POLA-DiCE (hp.lr_in=0.05, seeds=[2])",
+                      "POLA-DiCE (hp.lr_in=0.1, seeds=[9])"]
+    assert analysis.pooled_lines(analysis.read_runs([a, b])) == {str(a): str(a), str(b): str(a)}

@@ -35,7 +35,9 @@ def compare(runs: list[Path] = typer.Argument(..., help="Run files, fig4/fig5 fi
                                            "default: algorithm and the fields that differ."),
             csv: bool = typer.Option(False, "--csv", help="Also write the plotted table next to the figure (.csv)."),
             force: bool = typer.Option(False, "--force", help="Overwrite existing output files.")) -> None:
-    """Draw several runs side by side: mean over seeds with a 95 % band, one panel per metric."""
+    """Draw several runs side by side: mean over seeds with a 95 % band, one panel per metric.
+
+    Files that differ only in their seeds (one file per seed) are one line."""
     from pola_nb.analysis import compare as compare_runs
 
     metrics = [m.strip() for m in metric.split(",") if m.strip()]
