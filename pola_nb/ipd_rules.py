@@ -35,7 +35,7 @@ START_SLOT = 2
 OBS_DIM = 6  # two one-hots of 3 slots
 
 
-def payoff_matrix(cf) -> np.ndarray:
+def payoff_matrix(cf: float | np.ndarray) -> np.ndarray:
     """``M[..., my, other]`` (float64, shape ``cf.shape + (2, 2)``) for a scalar or array ``cf``."""
     cf = np.asarray(cf, dtype=float)
     half = cf / 2
@@ -43,7 +43,7 @@ def payoff_matrix(cf) -> np.ndarray:
                      np.stack([half - 1.0, cf - 1.0], axis=-1)], axis=-2)
 
 
-def joint_rewards(cf) -> np.ndarray:
+def joint_rewards(cf: float | np.ndarray) -> np.ndarray:
     """Rewards of agents 1 and 2 in the joint states DD, DC, CD, CC: shape ``cf.shape + (2, 4)``."""
     m = payoff_matrix(cf)
     lead = m.shape[:-2]

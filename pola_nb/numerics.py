@@ -3,8 +3,13 @@ and on autograd boxes (any order of differentiation)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from autograd.extend import defvjp, primitive
+
+#: A numpy array, or an autograd box of one inside a differentiated function (for annotations).
+Tensor = Any
 
 
 @primitive

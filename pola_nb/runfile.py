@@ -36,7 +36,7 @@ from pola_nb.errors import PolaUsageError, require
 from pola_nb.generics import metric_names, steps_per_update
 from pola_nb.results import open_h5, open_results, write_root_attrs
 from pola_nb.sampled.config import RunConfig
-from pola_nb.sampled.policies import PolicySampler, SwappedView
+from pola_nb.sampled.policies import Architecture, PolicySampler, SwappedView
 
 KIND = "train"
 
@@ -208,7 +208,8 @@ def require_rows(f: h5py.File) -> None:
             f"{f.filename} has no results yet (the first evaluation has not finished)")
 
 
-def load_checkpoint(path: str | Path, update: int | None = None, seed_index: int = 0):
+def load_checkpoint(path: str | Path, update: int | None = None,
+                    seed_index: int = 0) -> tuple[RunConfig, Architecture, tuple[Any, ...]]:
     """``(config, architecture, (agent1, agent2))`` from a run file at checkpoint ``update`` (default:
     the latest one)."""
     from pola_nb.results import open_results

@@ -109,7 +109,7 @@ def train_command(
 
 
 def configured(game: str, algo: str | None, preset: str | None, config: Path | None, seeds: str | None,
-               given: dict[str, Any]):
+               given: dict[str, Any]) -> RunConfig:
     """The ``RunConfig`` of ``pola train``: ``preset`` (default paper), then the TOML file ``config``,
     then the options ``given`` on the command line."""
     from pola_nb.errors import require
@@ -143,7 +143,7 @@ def opened_cluster(where: str, quiet: bool) -> Iterator:
 
 
 @contextmanager
-def progress_display(cfg, quiet: bool, title: str | None = None
+def progress_display(cfg: RunConfig, quiet: bool, title: str | None = None
                      ) -> Iterator[Callable[[int, int, dict[str, float]], None] | None]:
     """The ``progress(update, seed_index, metrics)`` callback of a run (``cfg`` a ``RunConfig``):
     nothing with ``--quiet``, a bar titled ``title`` on a terminal, and one line per seed and update

@@ -29,6 +29,7 @@ from autograd.extend import defvjp, primitive
 
 from pola_nb.errors import require
 from pola_nb.ipd_rules import CC, CD, DC, DD, START, STATES, joint_rewards  # noqa: F401  (state names re-exported)
+from pola_nb.numerics import Tensor
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _solve_visitation(rows, gamma):
     return anp.linalg.solve(anp.swapaxes(A, -1, -2), rows[..., 4, :, None])[..., 0], A
 
 
-def values_composite(q, r, gamma):
+def values_composite(q: Tensor, r: Tensor, gamma: float) -> Tensor:
     """Both values, (..., 2), written with autograd.numpy primitives only (the slow, plain twin).
 
     q: (..., 2, 5) cooperation probabilities of agents 1 and 2; r: (..., 2, 4) their rewards.
@@ -99,7 +100,7 @@ def values_fused(q, r, gamma):
     return values_composite(q, r, gamma)
 
 
-def values_adjoint(q, r, gamma, g):
+def values_adjoint(q: Tensor, r: Tensor, gamma: float, g: Tensor) -> Tensor:
     """Vector-Jacobian product of the values with respect to q: (..., 2, 5) for a cotangent g (..., 2).
 
     With x = A^-1 w for the cotangent-weighted rewards w = g1 r1 + g2 r2, the value g . V = p0 . x
@@ -120,12 +121,12 @@ def values_adjoint(q, r, gamma, g):
 defvjp(values_fused, lambda ans, q, r, gamma: lambda g: values_adjoint(q, r, gamma, g))
 
 
-def visitation(game: IPDExact, q1, q2):
+def visitation(game: IPDExact, q1: Tensor, q2: Tensor) -> Tensor:
     """Discounted visitation counts of the 4 joint states, shape ``(..., 4)``; they sum to 1/(1-gamma)."""
     return _solve_visitation(_transition_rows(anp.stack([q1, q2], axis=-2))[0], game.gamma)[0]
 
 
-def exact_values(game: IPDExact, q1, q2):
+def exact_values(game: IPDExact, q1: Tensor, q2: Tensor) -> tuple[Tensor, Tensor]:
     """Both agents' exact discounted values.
 
     Args:

@@ -18,6 +18,7 @@ parameters. KL terms are summed over the 5 states and only computed where some b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,7 +30,7 @@ from pola_nb.errors import require
 from pola_nb.exact.game import IPDExact, exact_values
 from pola_nb.exact.params import kl_sum, probs
 from pola_nb.generics import logits, logits_vjp
-from pola_nb.numerics import sigmoid
+from pola_nb.numerics import Tensor, sigmoid
 
 Hyper = Any  # a float, or an array of shape (N,) with one value per row
 PER_ROW = ("lr_out", "lr_in", "beta_in", "beta_out")  # the hyperparameters that may differ per row
@@ -82,7 +83,8 @@ class Side:
     theta: np.ndarray
 
 
-def agent_loss(game: IPDExact, me_family, th_me, opp_family, th_opp, is2: np.ndarray):
+def agent_loss(game: IPDExact, me_family: Any, th_me: Tensor, opp_family: Any, th_opp: Tensor,
+               is2: np.ndarray) -> Tensor:
     """Per-row loss ``-V_me`` of shape (N,); ``is2[i]`` says that row i's "me" is agent 2."""
     q_me, q_opp = probs(me_family, th_me), probs(opp_family, th_opp)
     col = is2[:, None]
@@ -94,7 +96,8 @@ def _any_positive(x) -> bool:
     return bool(np.any(np.asarray(x) > 0))
 
 
-def lookahead(learner: ExactLearner, game: IPDExact, me_family, th_me, opp: Side, is2: np.ndarray):
+def lookahead(learner: ExactLearner, game: IPDExact, me_family: Any, th_me: Tensor, opp: Side,
+              is2: np.ndarray) -> Tensor:
     """The opponent's parameters after its differentiable lookahead steps, a function of ``th_me``."""
     ref = logits(opp.family, opp.theta)
     use_kl = _any_positive(learner.beta_in)
@@ -113,7 +116,8 @@ def lookahead(learner: ExactLearner, game: IPDExact, me_family, th_me, opp: Side
     return th_o
 
 
-def outer_objective(learner: ExactLearner, game: IPDExact, me: Side, opp: Side, is2: np.ndarray):
+def outer_objective(learner: ExactLearner, game: IPDExact, me: Side, opp: Side,
+                    is2: np.ndarray) -> Callable[[Tensor], Tensor]:
     """The learner's objective as a function of its parameters (N, n_me) -> scalar (sum over rows).
 
     ``L_me(theta, lookahead(theta)) + beta_out * KL_sum(pi_start || pi_theta)`` where ``me.theta``

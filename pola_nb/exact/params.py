@@ -8,6 +8,7 @@ learners generic: SGD, masking and batching act on one array whatever the family
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from pola_nb.errors import require
 from pola_nb.generics import dispatch
 from pola_nb.ipd_rules import OBS_DIM, STATE_OBSERVATIONS
-from pola_nb.numerics import sigmoid
+from pola_nb.numerics import Tensor, sigmoid
 
 # Inputs of the neural net: the observation of each of the 5 states, [onehot3(a1), onehot3(a2)], (5, 6).
 STATE_INPUTS = STATE_OBSERVATIONS
@@ -65,7 +66,7 @@ class NeuralNet:
         shapes += [(h, h), (h,)] * self.extra_layers
         return shapes + [(h,), ()]
 
-    def unpack(self, theta):
+    def unpack(self, theta: Tensor) -> list[Tensor]:
         """Split ``theta`` (..., n) into arrays of shape (..., *shape) for each entry of :meth:`shapes`."""
         out, i = [], 0
         lead = theta.shape[:-1]
@@ -174,17 +175,17 @@ def init_params(family: NeuralNet, rng: np.random.Generator, n: int) -> np.ndarr
     return np.concatenate(cols, axis=1)
 
 
-def probs(family, theta):
+def probs(family: Any, theta: Tensor) -> Tensor:
     """Cooperation probabilities ``sigmoid(logits)``, shape ``(..., 5)``."""
     return sigmoid(logits(family, theta))
 
 
-def log_sigmoid(x):
+def log_sigmoid(x: Tensor) -> Tensor:
     """``log sigmoid(x)``, finite for all finite ``x``."""
     return -anp.logaddexp(0.0, -x)
 
 
-def kl_sum(ref_logits, cur_logits):
+def kl_sum(ref_logits: Tensor, cur_logits: Tensor) -> Tensor:
     """Bernoulli KL(pi_ref || pi_cur) summed over the 5 states, from logits; shape ``(...)``.
 
     Computed from logits so it stays finite when a probability saturates (no 0 * log 0 = NaN).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,8 @@ TFT_PROB_THRESHOLD = 0.65
 TFT_RETURN_FRACTION = 0.8
 
 
-def tft_like(q1: np.ndarray, q2: np.ndarray, v1: np.ndarray, v2: np.ndarray, max_value) -> np.ndarray:
+def tft_like(q1: np.ndarray, q2: np.ndarray, v1: np.ndarray, v2: np.ndarray,
+             max_value: float | np.ndarray) -> np.ndarray:
     """`LOLA_exact.py`'s criterion: both agents defect after the other defected and the mean value exceeds 0.8 x max.
 
     q1, q2: (..., 5) cooperation probabilities; v1, v2: (...) values. Agent 1 must have
@@ -51,12 +53,12 @@ class ExactHistory:
 
 def run_exact(
     game: IPDExact,
-    family,
+    family: Any,
     learner: ExactLearner,
     epochs: int,
     theta1: np.ndarray,
     theta2: np.ndarray,
-    om_family=None,
+    om_family: Any = None,
     om_theta: np.ndarray | None = None,
     om_lr: float = 0.2,
     on_epoch: Callable[[int], None] | None = None,

@@ -23,6 +23,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
+from pola_nb.numerics import Tensor
 from pola_nb.sampled.dice import mean
 from pola_nb.sampled.loqa_terms import mean_entropy
 
@@ -37,7 +38,7 @@ def _const(x) -> np.ndarray:
     return np.asarray(getval(x), dtype=F32)
 
 
-def aa_terms(adv_self, adv_other, gamma: float, form: AAForm = "discounted") -> np.ndarray:
+def aa_terms(adv_self: np.ndarray, adv_other: np.ndarray, gamma: float, form: AAForm = "discounted") -> np.ndarray:
     """The advantage-alignment term ``aa_t`` ``(T, B)`` (constants in, constant out).
 
     ``"discounted"``: ``gamma sum_{k<t} gamma^(t-k) A^1_k A^2_t``; ``"running-mean"``:
@@ -65,7 +66,7 @@ def aa_terms(adv_self, adv_other, gamma: float, form: AAForm = "discounted") -> 
     return (past * a2).astype(F32)
 
 
-def normalise(adv, eps: float = 1e-8, ddof: int = 1) -> np.ndarray:
+def normalise(adv: np.ndarray, eps: float = 1e-8, ddof: int = 1) -> np.ndarray:
     """``(A - mean A) / (std A + eps)`` over the whole array (all steps and episodes); a constant.
 
     ``ddof=1`` is the unbiased standard deviation (PyTorch's ``Tensor.std`` default).
@@ -74,8 +75,8 @@ def normalise(adv, eps: float = 1e-8, ddof: int = 1) -> np.ndarray:
     return ((a - a.mean()) / (a.std(ddof=ddof) + eps)).astype(F32)
 
 
-def aa_advantages(adv_self, adv_other, beta: float, gamma: float, form: AAForm = "discounted",
-                  normalise: bool = False) -> np.ndarray:
+def aa_advantages(adv_self: np.ndarray, adv_other: np.ndarray, beta: float, gamma: float,
+                  form: AAForm = "discounted", normalise: bool = False) -> np.ndarray:
     """``A* = A^1 + beta aa(A^1, A^2)`` ``(T, B)``, a constant.
 
     With ``normalise=True`` both advantages are first normalised over the batch (:func:`normalise`),
@@ -90,7 +91,8 @@ def aa_advantages(adv_self, adv_other, beta: float, gamma: float, form: AAForm =
 _normalise = normalise
 
 
-def ppo_loss(logp, logp_old, adv, clip: float, log_ratio_clamp: float = 10.0):
+def ppo_loss(logp: Tensor, logp_old: np.ndarray, adv: np.ndarray, clip: float,
+             log_ratio_clamp: float = 10.0) -> Tensor:
     """PPO clipped surrogate ``-mean_{t,b} min(rho A, clip(rho, 1 - eps, 1 + eps) A)``; a scalar.
 
     ``rho = exp(clamp(logp - logp_old, -10, 10))``.
@@ -109,6 +111,6 @@ def ppo_loss(logp, logp_old, adv, clip: float, log_ratio_clamp: float = 10.0):
     return -mean(anp.minimum(rho * a, anp.clip(rho, 1.0 - clip, 1.0 + clip) * a))
 
 
-def approx_kl(logp_old, logp) -> float:
+def approx_kl(logp_old: np.ndarray, logp: np.ndarray) -> float:
     """``mean(logp_old - logp)`` over the taken actions: the KL estimate used for early stopping between epochs."""
     return float(np.mean(_const(logp_old).astype(np.float64) - _const(logp)))

@@ -45,6 +45,7 @@ from autograd import grad, value_and_grad
 from autograd.tracer import getval
 
 from pola_nb.generics import dispatch
+from pola_nb.numerics import Tensor
 from pola_nb.sampled import tree
 from pola_nb.sampled.aa_terms import aa_advantages, approx_kl, mean_entropy, ppo_loss
 from pola_nb.sampled.config import AAHyper, RunConfig
@@ -130,7 +131,7 @@ def td_targets(learner: AdvantageAlignment, target_val: Params, obs: np.ndarray,
 
 
 def critic_objective(val: Params, learner: AdvantageAlignment, obs: np.ndarray, targets: np.ndarray,
-                     seen: dict | None = None):
+                     seen: dict | None = None) -> Tensor:
     """``mean_{t,b} Huber(V(h_t) - y_t)`` over ``t < T`` (a scalar), ``targets`` ``y`` ``(T, 2B)``
     constant. ``seen["values"]`` receives the plain values ``(T+1, 2B)`` of this forward pass."""
     v = values(learner.arch.value, val, obs)  # (T+1, 2B)
@@ -161,7 +162,7 @@ def aligned_advantages(learner: AdvantageAlignment, v: np.ndarray, rewards: np.n
     return aa_advantages(adv, opponent_view(adv), hp.aa_beta, hp.gamma, hp.aa_form, hp.normalise)
 
 
-def log_prob_tables(learner: AdvantageAlignment, pol: Params, batch: SelfPlayBatch):
+def log_prob_tables(learner: AdvantageAlignment, pol: Params, batch: SelfPlayBatch) -> Tensor:
     """Log-probability tables ``(T, 2B, A)`` of ``pol`` along both seats' histories (may be boxed);
     each seat's recording is used when ``pol`` holds the arrays that played."""
     return anp.concatenate([policy_log_probs(learner.arch.policy, pol, o[:-1], k)
@@ -169,7 +170,7 @@ def log_prob_tables(learner: AdvantageAlignment, pol: Params, batch: SelfPlayBat
 
 
 def policy_objective(pol: Params, learner: AdvantageAlignment, batch: SelfPlayBatch, adv: np.ndarray,
-                     logp_old: np.ndarray | None, seen: dict | None = None):
+                     logp_old: np.ndarray | None, seen: dict | None = None) -> Tensor:
     """The policy loss of one epoch (a scalar), differentiable in ``pol``.
 
     ``aa``: ``-mean(A* log pi(a)) - entropy_beta H``; ``paa``: ``ppo_loss(log pi(a), logp_old, A*) -

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pola_nb.backends import BACKENDS
 from pola_nb.errors import PolaUsageError, require, require_int
@@ -30,6 +30,9 @@ from pola_nb.sampled.hyper import (  # noqa: F401  (re-exported: the configurati
 )
 from pola_nb.sampled.policies import Architecture, make_architecture
 from pola_nb.settings import check_settings, setting, toml_loads
+
+if TYPE_CHECKING:
+    from pola_nb.sampled.games import CoinGame, IPDHistory
 
 GAMES = ("ipd", "coin")
 POLICIES = ("gru", "memory-one", "feed-forward")
@@ -103,7 +106,7 @@ class RunConfig:
         except (TypeError, ValueError, KeyError) as e:
             raise PolaUsageError(f"malformed stored configuration ({type(e).__name__}: {e})") from None
 
-    def make_game(self):
+    def make_game(self) -> IPDHistory | CoinGame:
         from pola_nb.sampled.games import make_game
 
         return make_game(self.game, steps=self.steps, cf=self.cf, grid=self.grid, agent_centric=self.agent_centric)

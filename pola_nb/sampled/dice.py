@@ -18,17 +18,19 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
+from pola_nb.numerics import Tensor
+
 KLDirection = Literal["ref-current", "current-ref"]
 F32 = np.float32
 
 
-def mean(x):
+def mean(x: Tensor) -> Tensor:
     """Mean of all entries of ``x``, differentiable. ``anp.mean``'s derivative divides by a NumPy integer,
     which under NumPy 2 promotes float32 cotangents to float64 (and everything upstream with them)."""
     return anp.sum(x) / int(np.prod(anp.shape(x)))
 
 
-def magic_box(x):
+def magic_box(x: Tensor) -> Tensor:
     """``exp(x - stop_grad(x))``: value 1, derivatives of every order those of ``x``."""
     return anp.exp(x - getval(x))
 
@@ -62,8 +64,8 @@ def returns_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-def dice_objective(logp_self, logp_other, rewards: np.ndarray, values, gamma: float,
-                   gae_lambda: float = 1.0, baseline: bool = True):
+def dice_objective(logp_self: Tensor, logp_other: Tensor, rewards: np.ndarray, values: Tensor, gamma: float,
+                   gae_lambda: float = 1.0, baseline: bool = True) -> Tensor:
     """Loaded DiCE objective ``J`` of the self agent (to be maximised); a scalar.
 
     ``logp_self``, ``logp_other``: log-probabilities ``(T, B)`` of the actions both agents took;
@@ -84,7 +86,7 @@ def dice_objective(logp_self, logp_other, rewards: np.ndarray, values, gamma: fl
     return anp.sum((mb - mb_prev) * (w * adv)) / rewards.shape[1]
 
 
-def value_loss(rewards: np.ndarray, values, gamma: float):
+def value_loss(rewards: np.ndarray, values: Tensor, gamma: float) -> Tensor:
     """``mean_b sum_t (G_t + gamma^(T-t) V_T - V_t)^2`` with constant targets (no 1/2); a scalar."""
     T = rewards.shape[0]
     v_last = np.asarray(getval(values), F32)[-1]
@@ -93,7 +95,7 @@ def value_loss(rewards: np.ndarray, values, gamma: float):
     return anp.sum((target - values[:-1]) ** 2) / rewards.shape[1]
 
 
-def kl_mean(logp_ref, logp_cur, direction: KLDirection = "ref-current"):
+def kl_mean(logp_ref: Tensor, logp_cur: Tensor, direction: KLDirection = "ref-current") -> Tensor:
     """Mean over the visited histories ``(T, B)`` of the KL divergence summed over actions.
 
     ``logp_ref``, ``logp_cur``: log-probability tables ``(T, B, A)``. ``ref-current`` is

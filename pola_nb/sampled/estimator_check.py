@@ -21,7 +21,7 @@ from autograd import grad
 
 from pola_nb.errors import require
 from pola_nb.sampled.exact_memory_one import exact_objectives, joint_transition, payoffs
-from pola_nb.sampled.learners import agent_loss, lola_dice, outer_loss, samplers
+from pola_nb.sampled.learners import Rollout, agent_loss, lola_dice, outer_loss, samplers
 from pola_nb.sampled.policies import Architecture, MemoryOneTable
 
 
@@ -42,7 +42,7 @@ def state_values(tables: list[np.ndarray], cf: float, gamma: float) -> np.ndarra
 
 
 def check_estimator(batch: int = 4000, seed: int = 0, steps: int = 50, cf: float = 1.33, gamma: float = 0.96,
-                    lr_in: float = 1.0, rollout=None) -> dict[str, Any]:
+                    lr_in: float = 1.0, rollout: Rollout | None = None) -> dict[str, Any]:
     """Run the comparison; returns ``grad_cosine``, ``lola_term_cosine`` and the vectors compared."""
     require(batch >= 1 and steps >= 1, "batch and steps must be positive")
     rng = np.random.default_rng(seed)
@@ -100,7 +100,7 @@ def check_estimator(batch: int = 4000, seed: int = 0, steps: int = 50, cf: float
     }
 
 
-def default_rollout(cf: float, steps: int):
+def default_rollout(cf: float, steps: int) -> Rollout:
     """The IPD rollout driver (numba kernels) as used in training."""
     from pola_nb.sampled.games import IPDHistory
     from pola_nb.sampled.learners import game_rollout

@@ -18,6 +18,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from pola_nb.ipd_rules import joint_rewards
+from pola_nb.numerics import Tensor
 from pola_nb.sampled.policies import log_softmax
 
 
@@ -26,7 +27,7 @@ def payoffs(cf: float) -> np.ndarray:
     return joint_rewards(cf)
 
 
-def joint_transition(table1, table2):
+def joint_transition(table1: Tensor, table2: Tensor) -> Tensor:
     """``P[s, s']`` ``(5, 4)``: joint-action distribution after state s (DD, DC, CD, CC, start)."""
     p1 = anp.exp(log_softmax(table1))  # (5, 2): [P(D), P(C)] per state
     p2 = anp.exp(log_softmax(table2))
@@ -34,8 +35,8 @@ def joint_transition(table1, table2):
     return anp.concatenate([p1[:, a1:a1 + 1] * p2[:, a2:a2 + 1] for a1 in (0, 1) for a2 in (0, 1)], axis=1)
 
 
-def exact_objectives(table1, table2, cf: float, gamma: float, T: int,
-                     terminal_values: np.ndarray | None = None):
+def exact_objectives(table1: Tensor, table2: Tensor, cf: float, gamma: float, T: int,
+                     terminal_values: np.ndarray | None = None) -> tuple[Tensor, Tensor]:
     """``(J_1, J_2)`` for policy logit tables ``(5, 2)``; ``terminal_values`` ``(2, 5)`` or None."""
     P = joint_transition(table1, table2)
     r = payoffs(cf)

@@ -20,7 +20,7 @@ a learned opponent model. ``lr_in = 0`` gives naive learning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,11 +28,13 @@ import numpy as np
 from autograd import grad
 
 from pola_nb.errors import require
+from pola_nb.numerics import Tensor
 from pola_nb.sampled import tree
 from pola_nb.sampled.config import Hyper
 from pola_nb.sampled.dice import dice_objective, kl_mean, mean, value_loss
 from pola_nb.sampled.policies import (
     Architecture,
+    Params,
     PolicySampler,
     Recording,
     policy_log_probs,
@@ -48,17 +50,17 @@ AgentParams = dict[str, Any]
 Rollout = Callable[[list, int, np.random.Generator], Any]
 
 
-def ordered(me: int, mine, other) -> list:
+def ordered(me: int, mine: Any, other: Any) -> list:
     """The pair in game order (agent 1 first) given the self agent's index."""
     return [mine, other] if me == 0 else [other, mine]
 
 
-def samplers(arch: Architecture, me: int, my_pol, other_pol, record: bool = False,
+def samplers(arch: Architecture, me: int, my_pol: Params, other_pol: Params, record: bool = False,
              steps: int | None = None) -> list[PolicySampler]:
     return ordered(me, *(PolicySampler(arch.policy, p, record, steps) for p in (my_pol, other_pol)))
 
 
-def play(arch: Architecture, me: int, my_pol, other_pol, hp: Hyper, rollout: Rollout,
+def play(arch: Architecture, me: int, my_pol: Params, other_pol: Params, hp: Hyper, rollout: Rollout,
          rng: np.random.Generator) -> tuple[Any, list[Recording | None]]:
     """One fresh batch of ``hp.batch_size`` episodes, and the two samplers' recordings (game order)
     so that scoring these policies on it does not redo their forward passes."""
@@ -68,12 +70,13 @@ def play(arch: Architecture, me: int, my_pol, other_pol, hp: Hyper, rollout: Rol
     return traj, [p.recording() for p in players]
 
 
-def reference_log_probs(arch: Architecture, pol, obs: np.ndarray, known: Recording | None = None) -> np.ndarray:
+def reference_log_probs(arch: Architecture, pol: Params, obs: np.ndarray,
+                        known: Recording | None = None) -> np.ndarray:
     """Log-probability tables of a fixed (reference) policy: plain numbers, no gradient."""
     return np.asarray(policy_log_probs(arch.policy, tree.stop(pol), obs, known))
 
 
-def observations(traj, k: int) -> np.ndarray:
+def observations(traj: Any, k: int) -> np.ndarray:
     """Observations ``(T+1, B, n)`` of agent ``k`` (the same array for both agents unless the Coin
     Game is agent-centric)."""
     return traj.observations(k) if hasattr(traj, "observations") else traj.obs
@@ -92,12 +95,13 @@ class GameRollout:
         return rollout(self.game, players[0], players[1], batch, seed=rng, backend=self.backend)
 
 
-def game_rollout(game, backend: str = "cpu") -> Rollout:
+def game_rollout(game: Any, backend: str = "cpu") -> Rollout:
     return GameRollout(game, backend)
 
 
-def agent_loss(arch: Architecture, agent: AgentParams, other_pol, traj, me: int, hp: Hyper,
-               ref_pol=None, beta: float = 0.0, recordings=(None, None)):
+def agent_loss(arch: Architecture, agent: AgentParams, other_pol: Params, traj: Any, me: int, hp: Hyper,
+               ref_pol: Params | None = None, beta: float = 0.0,
+               recordings: Sequence[Recording | None] = (None, None)) -> Tensor:
     """``-J_me + ValueLoss_me + beta * KL(ref, me)`` on one trajectory (paper Algorithm 2); a scalar.
 
     ``agent`` = the self agent's policy and value parameters (differentiable); ``other_pol`` = the
@@ -119,7 +123,7 @@ def agent_loss(arch: Architecture, agent: AgentParams, other_pol, traj, me: int,
     return loss
 
 
-def lookahead(arch: Architecture, my_pol, opp0: AgentParams, me: int, hp: Hyper, rollout: Rollout,
+def lookahead(arch: Architecture, my_pol: Params, opp0: AgentParams, me: int, hp: Hyper, rollout: Rollout,
               rng: np.random.Generator, value_last: bool = True) -> AgentParams:
     """The opponent after ``inner_steps`` chained SGD steps on its own KL-penalised loss.
 
@@ -146,8 +150,8 @@ def lookahead(arch: Architecture, my_pol, opp0: AgentParams, me: int, hp: Hyper,
     return opp
 
 
-def outer_loss(arch: Architecture, cur: AgentParams, ref_pol, opp0: AgentParams, me: int, hp: Hyper,
-               rollout: Rollout, rng: np.random.Generator, shape_opponent: bool = True):
+def outer_loss(arch: Architecture, cur: AgentParams, ref_pol: Params, opp0: AgentParams, me: int, hp: Hyper,
+               rollout: Rollout, rng: np.random.Generator, shape_opponent: bool = True) -> Tensor:
     """Outer objective of the self agent: look ahead, then score a fresh rollout (paper Algorithm 2).
 
     ``shape_opponent=False`` cuts the dependence of the looked-ahead opponent on ``cur`` (used to
@@ -180,7 +184,7 @@ def update(arch: Architecture, agents: tuple[AgentParams, AgentParams], me: int,
     return cur
 
 
-def opponent_model_loss(arch: Architecture, model: AgentParams, traj, opp: int, hp: Hyper):
+def opponent_model_loss(arch: Architecture, model: AgentParams, traj: Any, opp: int, hp: Hyper) -> Tensor:
     """Behaviour cloning of agent ``opp``: cross-entropy on its actions + value loss on its rewards."""
     obs = observations(traj, opp)
     ce = -mean(taken(policy_log_probs(arch.policy, model["pol"], obs[:-1]), traj.actions[..., opp]))

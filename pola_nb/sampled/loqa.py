@@ -28,6 +28,7 @@ import numpy as np
 from autograd import grad
 
 from pola_nb.generics import dispatch, init_net, net_sequence
+from pola_nb.numerics import Tensor
 from pola_nb.sampled import tree
 from pola_nb.sampled.config import LoqaHyper, RunConfig
 from pola_nb.sampled.games import SampledGame
@@ -147,7 +148,7 @@ def opponent_constants(learner: Loqa, theta: dict, population: Population | None
 
 
 def actor_objective(theta: dict, learner: Loqa, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-                    opp: OpponentBatch, known: Recording | None = None):
+                    opp: OpponentBatch, known: Recording | None = None) -> Tensor:
     """``L_pg + entropy_beta L_H + shaping_weight L_os`` of one batch (a scalar), differentiable in
     ``theta`` (actor and Q network: the TD advantage is not stopped unless ``stop_td_advantage``).
     ``known``: the actor sampler's recording of its forward pass over ``obs`` (saves recomputing it;
@@ -176,7 +177,8 @@ def q_targets(learner: Loqa, target: dict, obs: np.ndarray, actions: np.ndarray,
     return sarsa_targets(rewards, q_next, np.sum(pi_last * q[-1], axis=-1), hp.gamma)
 
 
-def q_objective(q_params: dict, learner: Loqa, obs: np.ndarray, actions: np.ndarray, targets: np.ndarray):
+def q_objective(q_params: dict, learner: Loqa, obs: np.ndarray, actions: np.ndarray,
+                targets: np.ndarray) -> Tensor:
     """Mean Huber loss of ``Q(h_t, a_t)`` against the constant ``targets`` (a scalar)."""
     return q_loss(taken(net_sequence(learner.q, q_params, with_time(obs[:-1])), actions), targets)
 

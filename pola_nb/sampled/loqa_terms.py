@@ -33,6 +33,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval
 
+from pola_nb.numerics import Tensor
 from pola_nb.sampled.dice import magic_box, mean, returns_to_go
 
 F32 = np.float32
@@ -71,7 +72,8 @@ def _decay_matrix(T: int, rate: float) -> np.ndarray:
 # the differentiable opponent return and the opponent model
 
 
-def opponent_return(logp_self, returns_opp, values_opp, gamma: float, lam: float):
+def opponent_return(logp_self: Tensor, returns_opp: np.ndarray, values_opp: np.ndarray, gamma: float,
+                    lam: float) -> Tensor:
     """DiCE-loaded opponent return ``R~`` ``(T, B)`` (LOQA, ``coin_train.py``).
 
     ``R~_t = G_t + sum_{k >= t} (gamma lam)^(k - t) (G_k - V_k) d_k``, with
@@ -95,7 +97,7 @@ def opponent_return(logp_self, returns_opp, values_opp, gamma: float, lam: float
     return G + anp.dot(_decay_matrix(T, gamma * lam), weighted)
 
 
-def opponent_q_hat(r_tilde, rewards_opp, gamma: float, current_reward: bool = False):
+def opponent_q_hat(r_tilde: Tensor, rewards_opp: np.ndarray, gamma: float, current_reward: bool = False) -> Tensor:
     """Differentiable estimate ``Q^_t`` ``(T, B)`` of the opponent's action value.
 
     With ``current_reward=False`` (LOQA default): ``Q^_t = r^j_t + gamma R~_{t+1}`` for ``t < T - 1`` and
@@ -112,8 +114,8 @@ def opponent_q_hat(r_tilde, rewards_opp, gamma: float, current_reward: bool = Fa
     return anp.concatenate([r[:-1] + gamma * r_tilde[1:], r[-1:]], axis=0)
 
 
-def opponent_model_log_prob(q_opp, q_hat, actions_opp: np.ndarray, tau: float = 1.0,
-                            stop_normaliser: bool = False):
+def opponent_model_log_prob(q_opp: np.ndarray, q_hat: Tensor, actions_opp: np.ndarray, tau: float = 1.0,
+                            stop_normaliser: bool = False) -> Tensor:
     """``log pi^j(b_t | h^j_t)`` ``(T, B)`` of the opponent model.
 
     The logits are the opponent's Q-values ``q_opp`` with the taken action's entry overwritten by
@@ -140,12 +142,12 @@ def opponent_model_log_prob(q_opp, q_hat, actions_opp: np.ndarray, tau: float = 
 # the agent's own terms
 
 
-def policy_values(logp_table, q_table):
+def policy_values(logp_table: Tensor, q_table: Tensor) -> Tensor:
     """``V = sum_a pi(a) Q(a)`` over the last axis: ``(..., A), (..., A) -> (...)``; both may be boxed."""
     return anp.sum(anp.exp(logp_table) * q_table, axis=-1)
 
 
-def td0_advantages(rewards: np.ndarray, values, gamma: float, stop_gradient: bool = False):
+def td0_advantages(rewards: np.ndarray, values: Tensor, gamma: float, stop_gradient: bool = False) -> Tensor:
     """``A_t = r_t + gamma V_{t+1} - V_t`` ``(T, B)``; ``values`` ``(T + 1, B)`` over ``h_0..h_T`` (no terminal cut).
 
     ``stop_gradient=False`` (default) is the official LOQA code's behaviour (``coin_train.py``, TD0
@@ -158,12 +160,12 @@ def td0_advantages(rewards: np.ndarray, values, gamma: float, stop_gradient: boo
     return _const(rewards) + gamma * values[1:] - values[:-1]
 
 
-def mean_entropy(logp_table):
+def mean_entropy(logp_table: Tensor) -> Tensor:
     """``mean_{t,b} H[pi(.|h_t)]`` of log-probability tables ``(T, B, A)`` (may be boxed); a scalar."""
     return -mean(anp.sum(anp.exp(logp_table) * logp_table, axis=-1))
 
 
-def actor_loss(logp_table, actions: np.ndarray, advantages, entropy_weight: float):
+def actor_loss(logp_table: Tensor, actions: np.ndarray, advantages: Tensor, entropy_weight: float) -> Tensor:
     """``L_pg + beta_H L_H``: ``-mean_{t,b} log pi(a_t|h_t) A_t - beta_H mean_{t,b} H[pi(.|h_t)]``; a scalar.
 
     Args:
@@ -198,8 +200,8 @@ class OpponentBatch:
     actions: np.ndarray | None = None
 
 
-def shaping_loss(kind: ShapingKind, logp_self, advantages, opp: OpponentBatch, gamma: float, lam: float,
-                 tau: float = 1.0, stop_normaliser: bool = False, current_reward: bool = False):
+def shaping_loss(kind: ShapingKind, logp_self: Tensor, advantages: Tensor, opp: OpponentBatch, gamma: float,
+                 lam: float, tau: float = 1.0, stop_normaliser: bool = False, current_reward: bool = False) -> Tensor:
     """Opponent-shaping loss ``L_os`` of the agent; a scalar (mean over ``T`` and ``B``).
 
     With ``G^j`` the opponent's reward-to-go (no bootstrap), ``R~`` from :func:`opponent_return` and ``Q^``
@@ -249,7 +251,8 @@ def shaping_loss(kind: ShapingKind, logp_self, advantages, opp: OpponentBatch, g
 # the Q loss
 
 
-def sarsa_targets(rewards: np.ndarray, q_target_taken_next, v_target_last, gamma: float) -> np.ndarray:
+def sarsa_targets(rewards: np.ndarray, q_target_taken_next: np.ndarray, v_target_last: np.ndarray,
+                  gamma: float) -> np.ndarray:
     """SARSA targets with EMA parameters ``psi`` (LOQA ``qvalue.mode = mean``); constants ``(T, B)``.
 
     ``y_t = r_t + gamma Q_psi(h_{t+1}, a_{t+1})`` for ``t < T - 1`` and
@@ -270,7 +273,7 @@ def sarsa_targets(rewards: np.ndarray, q_target_taken_next, v_target_last, gamma
     return (r + F32(gamma) * boot).astype(F32)
 
 
-def argmax_targets(rewards: np.ndarray, q_target_next_table, gamma: float) -> np.ndarray:
+def argmax_targets(rewards: np.ndarray, q_target_next_table: np.ndarray, gamma: float) -> np.ndarray:
     """Q-learning targets ``y_t = r_t + gamma max_a Q_psi(h_{t+1}, a)`` (LOQA ``qvalue.mode = argmax``); ``(T, B)``.
 
     ``q_target_next_table``: ``(T, B, A)`` the target net's Q-values on ``h_1..h_T`` (no terminal cut).
@@ -278,13 +281,13 @@ def argmax_targets(rewards: np.ndarray, q_target_next_table, gamma: float) -> np
     return (_const(rewards) + F32(gamma) * np.max(_const(q_target_next_table), axis=-1)).astype(F32)
 
 
-def huber(x, delta: float = 1.0):
+def huber(x: Tensor, delta: float = 1.0) -> Tensor:
     """Elementwise Huber loss ``x^2 / 2`` for ``|x| <= delta``, else ``delta (|x| - delta / 2)`` (optax's form)."""
     ax = anp.abs(x)
     quad = anp.minimum(ax, delta)
     return 0.5 * quad**2 + delta * (ax - quad)
 
 
-def q_loss(q_taken, targets, delta: float = 1.0):
+def q_loss(q_taken: Tensor, targets: np.ndarray, delta: float = 1.0) -> Tensor:
     """``mean_{t,b} Huber(Q(h_t, a_t) - sg y_t)``; ``q_taken`` ``(T, B)`` may be boxed, ``targets`` are constants."""
     return mean(huber(q_taken - _const(targets), delta))

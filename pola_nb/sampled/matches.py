@@ -7,9 +7,13 @@ An agent is named by a strategy (``alld``, ``allc``, ``tft``, ``random``) or a c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pola_nb.errors import require
+
+if TYPE_CHECKING:
+    from pola_nb.sampled.policies import PolicySampler, SwappedView
+    from pola_nb.sampled.strategies import FixedStrategy
 
 
 def play_match(game_name: str, agent1: str, agent2: str, *, batch: int = 10000, steps: int = 50, seed: int = 0,
@@ -51,7 +55,7 @@ def is_checkpoint(spec: str) -> bool:
     return ".h5" in spec or ".hdf5" in spec
 
 
-def make_agent(spec: str, slot: int, game: Any):
+def make_agent(spec: str, slot: int, game: Any) -> FixedStrategy | PolicySampler | SwappedView:
     """A fixed strategy, or the agent of a training checkpoint that played in slot ``slot`` (0 or 1)
     of ``game`` (a sampled game; the checkpoint must have been trained on one it can play).
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from pola_nb.generics import dispatch
 from pola_nb.sampled import tree
+from pola_nb.sampled.config import Hyper
 from pola_nb.sampled.games import SampledGame
 from pola_nb.sampled.learners import Rollout, agent_step
 from pola_nb.sampled.policies import Architecture
@@ -37,7 +38,8 @@ class PolaLearner:
     rollout: Rollout
 
 
-def pair_jobs(arch, agents: tuple, hp, rollout, rng: np.random.Generator, models: tuple | None = None) -> list[Job]:
+def pair_jobs(arch: Architecture, agents: tuple, hp: Hyper, rollout: Rollout, rng: np.random.Generator,
+              models: tuple | None = None) -> list[Job]:
     """Both agents' parts of one update from the start-of-update pair ``agents``.
 
     Draws two seeds in ``[0, 2**63 - 1)`` from ``rng`` (agent 1's first); ``models[i]`` is agent i's
@@ -49,7 +51,7 @@ def pair_jobs(arch, agents: tuple, hp, rollout, rng: np.random.Generator, models
             for i in (0, 1)]
 
 
-def assemble(results: list[StepResult], hp, models: tuple | None = None) -> tuple[tuple, tuple | None]:
+def assemble(results: list[StepResult], hp: Hyper, models: tuple | None = None) -> tuple[tuple, tuple | None]:
     """``(new_agents, new_models)`` from the two parts' results (agent 1's first); ``models`` are
     returned unchanged unless the algorithm learns opponent models."""
     new = (results[0][0], results[1][0])
@@ -61,8 +63,8 @@ def run_job(job: Job) -> StepResult:
     return agent_step(*job)
 
 
-def update_pair(arch, agents: tuple, hp, rollout, rng: np.random.Generator, models: tuple | None = None,
-                pool=None) -> tuple[tuple, tuple | None]:
+def update_pair(arch: Architecture, agents: tuple, hp: Hyper, rollout: Rollout, rng: np.random.Generator,
+                models: tuple | None = None, pool: Any = None) -> tuple[tuple, tuple | None]:
     """One simultaneous update of both agents: ``(new_agents, new_models)``.
 
     Both agents' parts read the same start-of-update ``agents`` and get independent random streams

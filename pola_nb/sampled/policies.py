@@ -41,7 +41,7 @@ from pola_kernels import gru as kernels
 from pola_nb.errors import require, require_int
 from pola_nb.generics import dispatch
 from pola_nb.ipd_rules import OBS_DIM, observed_states
-from pola_nb.numerics import sigmoid
+from pola_nb.numerics import Tensor, sigmoid
 from pola_nb.sampled.fused import gru_gates, mm_into, mm_known, mm_nn
 from pola_nb.sampled.scan import gru_scan
 
@@ -74,7 +74,7 @@ def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
 # elementwise helpers usable on plain arrays and on autograd boxes
 
 
-def mm(x, w):
+def mm(x: Tensor, w: Tensor) -> Tensor:
     """``x @ w`` for ``x`` of any rank ``(..., n)`` and a matrix ``w`` ``(n, m)`` (one BLAS call)."""
     return mm_nn(x, w)
 
@@ -89,7 +89,7 @@ def relu(x):
 defvjp(relu, lambda ans, x: lambda g: g * (getval(ans) > 0))
 
 
-def log_softmax(x):
+def log_softmax(x: Tensor) -> Tensor:
     """Log-softmax over the last axis (the max shift carries no gradient, as it cancels)."""
     s = x - np.max(getval(x), axis=-1, keepdims=True)
     return s - anp.log(anp.sum(anp.exp(s), axis=-1, keepdims=True))
@@ -170,7 +170,8 @@ class GRUNet(Net):
     def prepare(self, params: Params) -> Params:
         return dict(params, gates=self._gate_weights(params))
 
-    def step_into(self, params: Params, carry: np.ndarray, x: np.ndarray, tape: Tape, t: int):
+    def step_into(self, params: Params, carry: np.ndarray, x: np.ndarray, tape: Tape,
+                  t: int) -> tuple[np.ndarray, np.ndarray]:
         """:func:`~pola_nb.generics.net_step` on plain arrays that keeps its forward pass in row ``t`` of
         ``tape``: the input side ``x @ W_i``, the activations and the new carry (which it returns, a
         view into the tape)."""
@@ -180,7 +181,7 @@ class GRUNet(Net):
         kernels.forward_step(xw, bi, mm(carry, wh), carry, params["hn_b"], *tape.act[:, t], h)
         return mm(h, params["head_w"]) + params["head_b"], h
 
-    def hidden_states(self, params: Params, obs, known: Recording | None = None):
+    def hidden_states(self, params: Params, obs: np.ndarray, known: Recording | None = None) -> Tensor:
         """Carries after each step of ``obs`` ``(T', B, n_in)``: shape ``(T', B, H)`` (fast path: the
         input side of all steps is one matrix product, the recurrence one primitive, :mod:`.scan`).
         With a matching ``known`` recording neither is computed again."""
@@ -190,7 +191,7 @@ class GRUNet(Net):
             return gru_scan(mm_known(x, wi, known.xw), bi, wh, params["hn_b"], known=(known.hs, known.act))
         return gru_scan(mm(x, wi), bi, wh, params["hn_b"])
 
-    def reference_hidden_states(self, params: Params, obs):
+    def reference_hidden_states(self, params: Params, obs: np.ndarray) -> Tensor:
         """The slow, obviously-correct twin of :meth:`hidden_states`: the recurrence one operation at a time."""
         p = params
         h = self.start(obs.shape[1])
@@ -356,8 +357,9 @@ def make_architecture(kind: str, obs_dim: int, n_actions: int, hidden: int = 64,
 # scoring one trajectory
 
 
-def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Params, obs_me, obs_other,
-               known: tuple[Recording | None, Recording | None] = (None, None)):
+def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Params, obs_me: np.ndarray,
+               obs_other: np.ndarray, known: tuple[Recording | None, Recording | None] = (None, None)
+               ) -> tuple[Tensor, Tensor, Tensor]:
     """``(logp_me (T, B, A), logp_other (T, B, A), values_me (T+1, B))`` along one trajectory.
 
     ``obs_me``/``obs_other``: ``(T+1, B, n)`` observations o_0..o_T of each agent; ``known``: the
@@ -375,17 +377,17 @@ def score_pair(arch: Architecture, my_pol: Params, other_pol: Params, my_val: Pa
 # scorer helpers (autograd)
 
 
-def policy_log_probs(net: Net, params: Params, obs, known: Recording | None = None):
+def policy_log_probs(net: Net, params: Params, obs: np.ndarray, known: Recording | None = None) -> Tensor:
     """Log-probability tables ``(T, B, A)`` along ``obs`` ``(T, B, n_in)`` (o_0..o_{T-1})."""
     return log_softmax(net_sequence(net, params, obs, known))
 
 
-def values(net: Net, params: Params, obs):
+def values(net: Net, params: Params, obs: np.ndarray) -> Tensor:
     """Values ``(T+1, B)`` along all observations ``obs`` ``(T+1, B, n_in)`` (o_0..o_T)."""
     return net_sequence(net, params, obs)[..., 0]
 
 
-def taken(logp_table, actions: np.ndarray):
+def taken(logp_table: Tensor, actions: np.ndarray) -> Tensor:
     """Log-probabilities of the recorded ``actions`` ``(T, B)`` int from tables ``(T, B, A)``."""
     onehot = np.eye(logp_table.shape[-1], dtype=F32)[actions]
     return anp.sum(logp_table * onehot, axis=-1)
@@ -459,7 +461,7 @@ class Recording:
     act: np.ndarray
     hs: np.ndarray
 
-    def matches(self, params: Params, obs) -> bool:
+    def matches(self, params: Params, obs: np.ndarray) -> bool:
         return (isinstance(obs, np.ndarray) and obs.shape[:2] == self.hs.shape[:2]
                 and (obs if obs.base is None else obs.base) is self.owner and _address(obs) == self.start
                 and _same_arrays(getval(params), self.params))

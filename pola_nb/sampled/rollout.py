@@ -131,18 +131,21 @@ class _IPDOps:
         self.centric = bool(game.agent_centric)
         self.pay = be.to_device(game.payoff_table())
 
-    def fused(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    def fused(self, s1: int, s2: int, ur: Any, us: Any, actions: Any, rewards: Any, pickups: Any, obs: Any,
+              obs2: Any, keep_obs: bool) -> None:
         self.be.launch(self.k.rollout, us.shape[2], self.centric, s1, s2, self.pay, us, actions, rewards, obs, obs2,
                        keep_obs, steps=us.shape[0])
 
-    def fused_pairs(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    def fused_pairs(self, s1: Any, s2: Any, ur: Any, us: Any, actions: Any, rewards: Any, pickups: Any, obs: Any,
+                    obs2: Any, keep_obs: bool) -> None:
         self.be.launch(self.k.rollout_pairs, us.shape[2], self.centric, s1, s2, self.pay, us, actions, rewards, obs,
                        obs2, keep_obs, steps=us.shape[0])
 
-    def reset(self, ur, state, obs, obs2):
+    def reset(self, ur: Any, state: Any, obs: Any, obs2: Any) -> None:
         self.be.launch(self.k.reset, state.shape[1], self.centric, state, obs, obs2)
 
-    def advance(self, t, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+    def advance(self, t: int, s1: int, s2: int, ext: Any, state: Any, u: Any, actions: Any, rewards: Any,
+                pickups: Any, obs: Any, obs2: Any) -> None:
         self.be.launch(self.k.advance, state.shape[1], t, self.centric, s1, s2, ext, self.pay, state, u,
                        actions, rewards, obs, obs2)
 
@@ -160,18 +163,21 @@ class _CoinOps:
         self.n, self.centric = int(game.grid), bool(game.agent_centric)
         self.ring = be.to_device(ring_table(self.n))
 
-    def fused(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    def fused(self, s1: int, s2: int, ur: Any, us: Any, actions: Any, rewards: Any, pickups: Any, obs: Any,
+              obs2: Any, keep_obs: bool) -> None:
         self.be.launch(self.k.rollout, us.shape[2], self.n, self.ring, self.centric, s1, s2, ur, us,
                        actions, rewards, pickups, obs, obs2, keep_obs, steps=us.shape[0])
 
-    def fused_pairs(self, s1, s2, ur, us, actions, rewards, pickups, obs, obs2, keep_obs):
+    def fused_pairs(self, s1: Any, s2: Any, ur: Any, us: Any, actions: Any, rewards: Any, pickups: Any, obs: Any,
+                    obs2: Any, keep_obs: bool) -> None:
         self.be.launch(self.k.rollout_pairs, us.shape[2], self.n, self.ring, self.centric, s1, s2, ur, us,
                        actions, rewards, pickups, obs, obs2, keep_obs, steps=us.shape[0])
 
-    def reset(self, ur, state, obs, obs2):
+    def reset(self, ur: Any, state: Any, obs: Any, obs2: Any) -> None:
         self.be.launch(self.k.reset, state.shape[1], self.n, self.centric, ur, state, obs, obs2)
 
-    def advance(self, t, s1, s2, ext, state, u, actions, rewards, pickups, obs, obs2):
+    def advance(self, t: int, s1: int, s2: int, ext: Any, state: Any, u: Any, actions: Any, rewards: Any,
+                pickups: Any, obs: Any, obs2: Any) -> None:
         self.be.launch(self.k.advance, state.shape[1], t, self.n, self.ring, self.centric, s1, s2, ext, state, u,
                        actions, rewards, pickups, obs, obs2)
 

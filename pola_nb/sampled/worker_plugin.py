@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distributed import WorkerPlugin
+from distributed import Worker, WorkerPlugin
 
 
 class TrainingProcess(WorkerPlugin):
@@ -11,7 +11,7 @@ class TrainingProcess(WorkerPlugin):
 
     name = "pola-training-process"
 
-    def setup(self, worker) -> None:
+    def setup(self, worker: Worker) -> None:
         from pola_nb.sampled.process import training_process
 
         training_process()
