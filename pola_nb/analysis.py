@@ -369,10 +369,10 @@ def _labels(runs: Sequence[Run], key: str | None) -> dict[str, str]:
 
 
 def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRICS, x: str = "outer_steps",
-                     label: str | None = None) -> pd.DataFrame:
+                     label: str | None = None, pool: bool = True) -> pd.DataFrame:
     """The table that :func:`compare` plots (see :class:`Comparison`), mean over seeds (those of every
     file of a line) with a 95 % band of ±1.96 standard errors. Refuses runs of different games, an
-    unknown metric, x-axis or label field."""
+    unknown metric, x-axis or label field. ``pool=False``: one line per file."""
     require(x in X_AXES, f"unknown x axis {x!r}; choose one of {', '.join(X_AXES)}")
     require(len(runs) > 0, "no runs to compare")
     games = sorted({r.game for r in runs})
@@ -382,7 +382,7 @@ def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRI
     available = sorted(set.intersection(*(set(r.metrics) for r in runs)))
     for m in metrics:
         require(m in available, f"unknown metric {m!r}; choose from {', '.join(available)}")
-    lines = pooled_lines(runs)
+    lines = pooled_lines(runs) if pool else {r.path: r.path for r in runs}
     seeds = {head: sorted(s for r in runs if lines[r.path] == head for s in r.seeds) for head in lines.values()}
     heads = [replace(r, seeds=tuple(seeds[r.path]), config={**r.config, "seeds": seeds[r.path]})
              for r in runs if lines[r.path] == r.path]
@@ -452,9 +452,10 @@ def check_image_path(out: str | os.PathLike, force: bool) -> Path:
 
 def compare(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike, *,
             metrics: Sequence[str] = DEFAULT_METRICS, x: str = "outer_steps", label: str | None = None,
-            csv: bool = False, force: bool = False) -> Comparison:
+            csv: bool = False, force: bool = False, pool: bool = True) -> Comparison:
     """Draw the runs side by side into ``out`` (PNG, PDF, ...) and, with ``csv``, write the plotted
-    table next to it (same name, ``.csv``). Everything is checked before any file is written."""
+    table next to it (same name, ``.csv``). ``pool=False`` draws every file as a line of its own
+    (see :class:`Comparison`). Everything is checked before any file is written."""
     require(x in X_AXES, f"unknown x axis {x!r}; choose one of {', '.join(X_AXES)}")
     fig_path = check_image_path(out, force)
     csv_path = None
@@ -463,7 +464,7 @@ def compare(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike], out
 
         csv_path = check_output_path(fig_path.with_suffix(".csv"), force)
     runs = read_runs(paths_or_globs)
-    table = comparison_table(runs, metrics, x, label)
+    table = comparison_table(runs, metrics, x, label, pool)
     fig = comparison_figure(table, runs[0].game, list(metrics), x)
     fig.savefig(fig_path, dpi=120)
     written = [fig_path]

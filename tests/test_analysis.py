@@ -268,3 +268,9 @@ def test_compare_pools_files_that_differ_only_in_their_seeds(tmp_path):
     assert labels == ["POLA-DiCE (hp.lr_in=0.05, seeds=[1, 2, 5])", "POLA-DiCE (hp.lr_in=0.05, seeds=[2])",
                       "POLA-DiCE (hp.lr_in=0.1, seeds=[9])"]
     assert analysis.pooled_lines(analysis.read_runs([a, b])) == {str(a): str(a), str(b): str(a)}
+    with pytest.raises(SystemExit) as done:
+        main(["compare", str(a), str(b), "-o", str(tmp_path / "each.png"), "--metric", "score1", "--csv",
+              "--each-file"])
+    assert done.value.code == 0
+    each = pd.read_csv(tmp_path / "each.csv")
+    assert list(dict.fromkeys(each["run"])) == [str(a), str(b)] and set(each["n"]) == {2, 1}

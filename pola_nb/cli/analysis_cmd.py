@@ -34,6 +34,8 @@ def compare(runs: list[Path] = typer.Argument(..., help="Run files, fig4/fig5 fi
                                       help="Config field naming the lines (e.g. hp.algo, hp.lr_in); "
                                            "default: algorithm and the fields that differ."),
             csv: bool = typer.Option(False, "--csv", help="Also write the plotted table next to the figure (.csv)."),
+            each_file: bool = typer.Option(False, "--each-file",
+                                           help="One line per file, even for files that differ only in seeds."),
             force: bool = typer.Option(False, "--force", help="Overwrite existing output files.")) -> None:
     """Draw several runs side by side: mean over seeds with a 95 % band, one panel per metric.
 
@@ -41,5 +43,5 @@ def compare(runs: list[Path] = typer.Argument(..., help="Run files, fig4/fig5 fi
     from pola_nb.analysis import compare as compare_runs
 
     metrics = [m.strip() for m in metric.split(",") if m.strip()]
-    result = compare_runs(runs, out, metrics=metrics, x=x, label=label, csv=csv, force=force)
+    result = compare_runs(runs, out, metrics=metrics, x=x, label=label, csv=csv, force=force, pool=not each_file)
     print("wrote " + ", ".join(str(p) for p in result.written))
