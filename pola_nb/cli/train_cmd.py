@@ -14,6 +14,9 @@ import typer
 from pola_nb.cli.app import app
 from pola_nb.cli.options import option_name, setting_options, with_options
 from pola_nb.sampled.config import AAHyper, Hyper, LoqaHyper, RunConfig
+from pola_nb.sampled.hyper import ALGOS
+
+ALGO_LIST = ", ".join(ALGOS[:-1]) + " or " + ALGOS[-1]
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -47,8 +50,7 @@ def _fmt(m: dict[str, float]) -> str:
 def train_command(
     game: str = typer.Argument(..., help="ipd (full history) or coin."),
     out: Path = typer.Option(None, "--out", "-o", help="Run file (HDF5); required unless --print-config."),
-    algo: str = typer.Option(None, "--algo", help="lola-dice, pola-dice, pola-om or loqa (optional with --resume "
-                             "or --config)."),
+    algo: str = typer.Option(None, "--algo", help=f"{ALGO_LIST} (optional with --resume or --config)."),
     preset: str = typer.Option(None, "--preset", help="paper (the official README's commands, the default) or "
                                "quick; the other settings are applied on top of it."),
     config: Path = typer.Option(None, "--config", help="A TOML configuration (as written by --print-config); "
@@ -119,7 +121,7 @@ def configured(game: str, algo: str | None, preset: str | None, config: Path | N
     file_game, file_algo, file_preset = (from_file.pop(k, None) for k in ("game", "algo", "preset"))
     require(file_game in (None, game), f"{config} configures the {file_game} game, not {game}")
     algo = algo or file_algo
-    require(algo is not None, "--algo is needed (lola-dice, pola-dice, pola-om or loqa)")
+    require(algo is not None, f"--algo is needed ({ALGO_LIST})")
     preset = preset if preset is not None else file_preset or "paper"
     if seeds is not None:
         given = {**given, "seeds": parse_seeds(seeds)}

@@ -37,7 +37,7 @@ class Hyper:
     steps; POLA-OM is POLA-DiCE against a learned opponent model. ``lr_in = 0`` gives naive learning.
     """
 
-    algo: str = setting("pola-dice", "Learner: lola-dice, pola-dice, pola-om or loqa.", choices=POLA_ALGOS)
+    algo: str = setting("pola-dice", "Learner: lola-dice, pola-dice or pola-om.", choices=POLA_ALGOS)
     inner_steps: int = setting(2, "Look-ahead SGD steps of the opponent per outer step.", low=0)
     outer_steps: int = setting(200, "Adam steps of the outer objective per update.", low=1)
     lr_in: float = setting(0.005, "Learning rate of the look-ahead (inner) SGD steps.", low=0.0)
