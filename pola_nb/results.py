@@ -2,12 +2,13 @@
 
 Every file has the root attributes ``schema_version``, ``pola_nb_version``, ``kind`` (what wrote it,
 e.g. ``"fig3"``), ``config`` (JSON), ``command`` (the command line) and ``status``
-(``running``/``complete``/``failed``).
+(``running``/``stopped``/``complete``/``failed``).
 
 Short jobs write through :func:`atomic_results`: the file is built under a temporary name in the
 target folder and renamed into place only when complete, so an interrupted command leaves either no
 file or the previous one untouched. Long resumable runs write in place with ``status=running``
-and flush after every update (see the training loop).
+(``stopped`` when the process ends before the last update) and flush after every update (see
+the training loop).
 """
 
 from __future__ import annotations

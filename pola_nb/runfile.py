@@ -3,7 +3,7 @@
 A run trains several independent seeds with one configuration and stores them in ONE file:
 
 - root attributes (:mod:`pola_nb.results`): ``kind = "train"``, ``config`` (JSON of :class:`RunConfig`),
-  ``status`` running/complete;
+  ``status`` running, stopped (the process ended before the last update; resumable) or complete;
 - ``metrics/<name>``: float64 ``(rows, seeds)``, row 0 = before training, row u = after update u,
   NaN where a seed has not got there yet; ``metrics/outer_steps`` ``(rows,)`` = u * outer_steps;
 - ``metrics/update`` ``(rows,)``: the update after which each row was evaluated (every

@@ -10,6 +10,7 @@ and the sweep file's text. ``pola summary DIR/sweep.h5`` reports the final metri
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -277,8 +278,6 @@ def run_sweep(sweep: Sweep, out: str | Path, *, resume: bool = False, force: boo
 
 def _run(sweep: Sweep, out: Path, todo: list[tuple[SweepRun, bool]], resume: bool, force: bool,
          executor: Any, progress: SweepProgress | None) -> Path:
-    from pola_nb.sampled.cluster import InProcess
-
     if not resume:
         out.mkdir(exist_ok=True)
         _write_index(sweep, out, force)
@@ -296,6 +295,21 @@ def _run(sweep: Sweep, out: Path, todo: list[tuple[SweepRun, bool]], resume: boo
         train(out / run.file, None if resumed else run.config, resume=resumed, force=force and not resumed,
               progress=step, cluster=executor)
 
+    try:
+        _run_all(todo, one, executor, stop)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _set_status(out, "stopped")
+        raise
+    _set_status(out, "complete")
+    return out / INDEX
+
+
+def _run_all(todo: list[tuple[SweepRun, bool]], one: Any, executor: Any, stop: threading.Event) -> None:
+    """Run ``one(run, resumed)`` for every entry of ``todo``: in turn in one process, else one thread
+    per run; when one fails or the sweep is interrupted, ``stop`` tells the others to stop."""
+    from pola_nb.sampled.cluster import InProcess
+
     if isinstance(executor, InProcess) or len(todo) <= 1:
         for run, resumed in todo:
             one(run, resumed)
@@ -310,8 +324,6 @@ def _run(sweep: Sweep, out: Path, todo: list[tuple[SweepRun, bool]], resume: boo
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    _set_status(out, "complete")
-    return out / INDEX
 
 
 # ------------------------------------------------------------------------------------------------ report

@@ -16,7 +16,8 @@ from pola_nb.sampled.training import train
 def interrupted_and_resumed(tmp_path: Path, cfg, stop_update: int, stop_seed: int = 1) -> tuple[Path, Path]:
     """Train ``cfg`` uninterrupted (``full.h5``), and again (``cut.h5``) stopped by Ctrl-C when seed
     index ``stop_seed`` reports its evaluation at update ``stop_update``, then resumed. Asserts that
-    seed ``stop_seed`` had done exactly ``stop_update`` updates when stopped, that every metric but
+    seed ``stop_seed`` had done exactly ``stop_update`` updates when stopped (the file marked
+    ``stopped``, then ``complete``), that every metric but
     the wall time is equal, and that both agents' last checkpoints of every seed are equal.
     Returns ``(full, cut)``."""
     full = train(tmp_path / "full.h5", cfg)
@@ -30,7 +31,10 @@ def interrupted_and_resumed(tmp_path: Path, cfg, stop_update: int, stop_seed: in
         train(cut, cfg, progress=stop)
     with h5py.File(cut) as f:
         assert int(f[f"state/seed_{stop_seed}"].attrs["done"]) == stop_update
+        assert f.attrs["status"] == "stopped"
     train(cut, resume=True)
+    with h5py.File(cut) as f:
+        assert f.attrs["status"] == "complete"
     with h5py.File(full) as a, h5py.File(cut) as b:
         for name in a["metrics"]:
             if name != "wall_time":

@@ -153,7 +153,7 @@ def test_a_lost_scheduler_stops_with_one_line_and_the_run_resumes(tmp_path, stra
     assert len(lines) == 1 and lines[0].startswith("pola: error: lost the Dask scheduler at"), err
     assert "--resume" in lines[0] and "Traceback" not in err
     status, score = _status(out)
-    assert status == "running" and not np.isnan(score[1, 0]) and np.isnan(score).any()
+    assert status == "stopped" and not np.isnan(score[1, 0]) and np.isnan(score).any()
     monkeypatch.undo()
     with pytest.raises(SystemExit) as e:
         main(["train", "ipd", "--out", str(out), "--resume", "--quiet"])
@@ -163,7 +163,7 @@ def test_a_lost_scheduler_stops_with_one_line_and_the_run_resumes(tmp_path, stra
 
 def test_ctrl_c_closes_the_local_cluster_and_the_run_resumes(tmp_path, straight):
     """KeyboardInterrupt in the client loop of a ``local:2`` run: no process of the cluster is left,
-    the file stays ``running`` and resumes to the uninterrupted run."""
+    the file is marked ``stopped`` and resumes to the uninterrupted run."""
     children: list[psutil.Process] = []
 
     def interrupt(u, k, m):
@@ -180,6 +180,6 @@ def test_ctrl_c_closes_the_local_cluster_and_the_run_resumes(tmp_path, straight)
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, alive
     status, score = _status(out)
-    assert status == "running" and (score.shape[0] < 4 or np.isnan(score[3]).any())  # stopped early
+    assert status == "stopped" and (score.shape[0] < 4 or np.isnan(score[3]).any())  # stopped early
     train(out, resume=True, cluster="local:1")
     _same_runs(straight, out)

@@ -88,7 +88,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, sweep_file, ca
     with pytest.raises(KeyboardInterrupt):
         run_sweep(sweep, part, progress=stop)
     with h5py.File(part / f"{NAMES[1]}.h5", "r") as f:
-        assert f.attrs["status"] == "running"
+        assert f.attrs["status"] == "stopped"
     with pytest.raises(SystemExit) as e:  # an existing sweep without --resume/--force is refused
         main(["sweep", str(sweep_file), "--out", str(part), "--quiet"])
     assert e.value.code == 2
@@ -200,7 +200,7 @@ def test_dask_cluster_threads_equal_in_process(tmp_path, sweep_file):
     with pytest.raises(KeyboardInterrupt):  # one thread's interruption stops the sweep
         run_sweep(sweep, tmp_path / "c", cluster="local:2", progress=stop)
     with h5py.File(tmp_path / "c" / "sweep.h5", "r") as f:
-        assert f.attrs["status"] == "running"
+        assert f.attrs["status"] == "stopped"
     run_sweep(sweep, tmp_path / "c", resume=True, cluster="local:2")
     for name in NAMES:
         _same(tmp_path / "c" / f"{name}.h5", tmp_path / "a" / f"{name}.h5")

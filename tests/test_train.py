@@ -61,7 +61,7 @@ def test_interrupted_run_resumes_exactly(tmp_path, algo):
     with pytest.raises(Stop):
         train(tmp_path / "b.h5", cfg, progress=interrupt)
     with h5py.File(tmp_path / "b.h5", "r") as f:
-        assert f.attrs["status"] == "running"
+        assert f.attrs["status"] == "stopped"
         assert np.isnan(f["metrics/score1"][2, 1]) and not np.isnan(f["metrics/score1"][2, 0])
     train(tmp_path / "b.h5", resume=True)
     a, b = _metrics(straight), _metrics(tmp_path / "b.h5")

@@ -16,6 +16,7 @@ updates in progress.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -190,21 +191,27 @@ def _train(path: Path, cfg: RunConfig, stored: RunConfig | None, progress: Progr
         if progress and met is not None:
             progress(st.done, k, met)
 
-    for k, seed in enumerate(cfg.seeds):
-        if states[k] is None:
-            evaluated(k, init_seed(cfg, seed), 0.0)
-        submit(k)
-    while pending:
-        for fut in executor.wait_any(list(pending)):
-            k, i = pending.pop(fut)
-            parts[k][i] = fut.result()
-            if any(p is None for p in parts[k]):
-                continue
-            results, starts, ends = zip(*parts[k], strict=True)
-            st = states[k]
-            new = finish_step(learner, game, st.state, list(results))
-            evaluated(k, SeedState(new, st.rng, st.done + 1), max(ends) - min(starts))
+    try:
+        for k, seed in enumerate(cfg.seeds):
+            if states[k] is None:
+                evaluated(k, init_seed(cfg, seed), 0.0)
             submit(k)
+        while pending:
+            for fut in executor.wait_any(list(pending)):
+                k, i = pending.pop(fut)
+                parts[k][i] = fut.result()
+                if any(p is None for p in parts[k]):
+                    continue
+                results, starts, ends = zip(*parts[k], strict=True)
+                st = states[k]
+                new = finish_step(learner, game, st.state, list(results))
+                evaluated(k, SeedState(new, st.rng, st.done + 1), max(ends) - min(starts))
+                submit(k)
+    except BaseException:
+        # Ctrl-C, a lost scheduler, a crash: the finished updates are in the file; --resume goes on.
+        with contextlib.suppress(Exception), open_h5(path, "a") as f:
+            f.attrs["status"] = "stopped"
+        raise
     with open_h5(path, "a") as f:
         f.attrs["status"] = "complete"
     return path
