@@ -406,16 +406,16 @@ def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRI
     return agg[["run", "label", "algo", "update", "x", "metric", "mean", "low", "high", "n"]].reset_index(drop=True)
 
 
-def comparison_figure(table: pd.DataFrame, game: str, metrics: Sequence[str], x: str = "outer_steps") -> Figure:
-    """One panel per metric, one line per run (``mean``) with its band (``low``..``high``), the
-    game's reference lines where ``pola plot`` has them; in the style of ``pola plot``."""
+def comparison_figure(table: pd.DataFrame, game: Any, metrics: Sequence[str], x: str = "outer_steps") -> Figure:
+    """One panel per metric, one line per run (``mean``) with its band (``low``..``high``), and the
+    reference lines of ``game`` (a game of :mod:`pola_nb.sampled.games`, or None for none) where
+    ``pola plot`` has them; in the style of ``pola plot``."""
     from matplotlib.figure import Figure
 
     from pola_nb.generics import reference_lines
-    from pola_nb.sampled.games import make_game
     from pola_nb.sampled.report import COLORS, TITLES
 
-    lines = reference_lines(make_game(game))
+    lines = reference_lines(game) if game is not None else {}
     fig = Figure(figsize=(5.2 * len(metrics), 4))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     runs = list(dict.fromkeys(table["run"]))
@@ -456,6 +456,9 @@ def compare(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike], out
     """Draw the runs side by side into ``out`` (PNG, PDF, ...) and, with ``csv``, write the plotted
     table next to it (same name, ``.csv``). ``pool=False`` draws every file as a line of its own
     (see :class:`Comparison`). Everything is checked before any file is written."""
+    from pola_nb.generics import reference_lines
+    from pola_nb.sampled.games import game_of
+
     require(x in X_AXES, f"unknown x axis {x!r}; choose one of {', '.join(X_AXES)}")
     fig_path = check_image_path(out, force)
     csv_path = None
@@ -465,7 +468,10 @@ def compare(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike], out
         csv_path = check_output_path(fig_path.with_suffix(".csv"), force)
     runs = read_runs(paths_or_globs)
     table = comparison_table(runs, metrics, x, label, pool)
-    fig = comparison_figure(table, runs[0].game, list(metrics), x)
+    # the reference lines depend on the game's settings (grid, steps, cf): drawn only where all runs' agree
+    games = [game_of(r.config) for r in runs]
+    same = all(reference_lines(g) == reference_lines(games[0]) for g in games)
+    fig = comparison_figure(table, games[0] if same else None, list(metrics), x)
     fig.savefig(fig_path, dpi=120)
     written = [fig_path]
     if csv_path is not None:

@@ -181,6 +181,21 @@ def test_compare_plots_the_aggregated_table(trained, tmp_path):
     assert set(by_label.table["label"]) == {"hp.lr_in=0.05", "hp.lr_in=0.1"}
 
 
+def test_compare_draws_reference_lines_only_for_one_setting(tmp_path):
+    def refs(res):
+        return {(ln.get_label(), round(float(ln.get_ydata()[0]), 6)) for ax in res.figure.axes
+                for ln in ax.get_lines() if ln.get_label().startswith("always")}
+
+    _synthetic(tmp_path / "a.h5")
+    _synthetic(tmp_path / "b.h5", offset=1.0)
+    cfg = preset_config("ipd", "pola-dice", "quick", **{**TINY, "cf": 1.5})
+    create_run_file(tmp_path / "c.h5", cfg)
+    same = analysis.compare([tmp_path / "a.h5", tmp_path / "b.h5"], tmp_path / "same.png")
+    assert refs(same) == {("always cooperate", 0.33), ("always cooperate", -0.335), ("always defect", 0.0)}
+    mixed = analysis.compare([tmp_path / "a.h5", tmp_path / "c.h5"], tmp_path / "mixed.png")
+    assert refs(mixed) == set()
+
+
 def test_export_csv(trained, tmp_path, capsys):
     a, _ = trained
     with pytest.raises(SystemExit) as e:

@@ -156,12 +156,43 @@ def test_kind_of_refuses_an_unknown_kind_and_a_failed_file(tmp_path):
 
 
 def test_game_generics_keep_their_values():
-    ipd, coin = make_game("ipd"), make_game("coin", grid=4)
+    ipd, coin = make_game("ipd"), make_game("coin")
     assert generics.obs_dim(ipd) == ipd.obs_dim == 6
-    assert generics.obs_dim(coin) == coin.obs_dim == 64
+    assert generics.obs_dim(coin) == coin.obs_dim == 36
+    assert generics.obs_dim(make_game("coin", grid=4)) == 64
     scores = ("score1", "score2", "vs_alld1", "vs_alld2", "vs_allc1", "vs_allc2", "vs_tft1", "vs_tft2", "wall_time")
     assert generics.metric_names(ipd) == scores
     assert generics.metric_names(coin) == scores + ("rr", "rb", "br", "bb", "own_coin")
     assert list(generics.reference_lines(ipd)) == ["score_each_other", "score_vs_alld"]
     assert list(generics.reference_lines(coin)) == ["own_coin", "score_each_other", "score_vs_alld"]
     assert generics.reference_lines(coin)["score_vs_alld"][0] == (-0.26, "always cooperate")
+
+
+def test_ipd_reference_lines_follow_the_contribution_factor():
+    # cooperating puts 1 in the pot, multiplied by cf and split: cf - 1 with itself, cf / 2 - 1 against D
+    for cf in (1.33, 1.5, 1.9):
+        lines = generics.reference_lines(make_game("ipd", cf=cf))
+        assert lines["score_each_other"][0][0] == pytest.approx(cf - 1)
+        assert lines["score_vs_alld"][0][0] == pytest.approx(cf / 2 - 1)
+    assert generics.reference_lines(make_game("ipd"))["score_vs_alld"][0][0] == pytest.approx(-0.335)
+
+
+def test_coin_reference_lines_follow_the_grid():
+    """Off the paper's 3x3 game the ALLC lines are ALLC's scores on that grid, here checked against the
+    numpy twin of the game on uniforms of its own (within 5 standard errors of the twin's mean)."""
+    import reference_games as ref
+
+    from pola_nb.sampled.rollout import draw_uniforms, make_rng
+
+    for grid, steps in ((5, 50), (4, 20)):
+        game = make_game("coin", grid=grid, steps=steps)
+        lines = generics.reference_lines(game)
+        got = {"score_each_other": lines["score_each_other"][0][0], "score_vs_alld": lines["score_vs_alld"][0][0]}
+        for metric, pair in (("score_each_other", ("allc", "allc")), ("score_vs_alld", ("allc", "alld"))):
+            u_reset, u_step = draw_uniforms(game, 4096, steps, make_rng(12345))
+            r = ref.coin_rollout(grid, *pair, u_reset, u_step, keep_obs=False)["rewards"]
+            per_episode = r[:, :, 0].mean(axis=0) if metric == "score_vs_alld" else r.mean(axis=(0, 2))
+            se = per_episode.std() / np.sqrt(per_episode.size)
+            assert abs(got[metric] - per_episode.mean()) < 5 * se + 1e-9, (grid, metric)
+        assert lines["own_coin"] == [(1.0, "always cooperate"), (0.5, "always defect")]
+    assert generics.reference_lines(make_game("coin", grid=5))["score_each_other"][0][0] < 0.25  # not 3x3's 1/3

@@ -19,7 +19,10 @@ what a game reports of its rollouts and matches: ``game_stats``, ``game_metrics`
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -160,17 +163,48 @@ def metric_names(game: CoinGame) -> tuple[str, ...]:
 
 @dispatch
 def reference_lines(game: IPDHistory) -> dict[str, list[tuple[float, str]]]:
-    """The official plots' lines (`result_plots.py`): per-step scores of the two reference pairs."""
-    return {"score_each_other": [(0.33, "always cooperate"), (0.0, "always defect")],
-            "score_vs_alld": [(-0.335, "always cooperate"), (0.0, "always defect")]}
+    """The official plots' lines (`result_plots.py`): the per-step scores of the two reference pairs,
+    from the payoffs of ``game.cf`` (0.33 and -0.335 at the paper's 1.33)."""
+    m = payoff_matrix(game.cf)
+    return {"score_each_other": [(float(m[1, 1]), "always cooperate"), (0.0, "always defect")],
+            "score_vs_alld": [(float(m[1, 0]), "always cooperate"), (0.0, "always defect")]}
+
+
+#: The official plots' constants for the paper's Coin Game (3x3, 50 steps): ALLC with itself, ALLC against ALLD.
+_OFFICIAL_COIN_LINES = {(3, 50): (1 / 3, -0.26)}
 
 
 @dispatch
 def reference_lines(game: CoinGame) -> dict[str, list[tuple[float, str]]]:
-    """The official plots' lines (`result_plots.py`): own-coin proportion and per-step scores."""
+    """Own-coin proportion and per-step scores of the reference pairs: the official plots' constants
+    (`result_plots.py`) on the paper's 3x3 game of 50 steps, else ALLC's per-step scores with itself and
+    against ALLD from a seeded rollout of the reference strategies (:func:`coin_allc_scores`). The ALLD
+    lines (0 and 0.5) hold on every grid by symmetry."""
+    with_itself, vs_alld = _OFFICIAL_COIN_LINES.get((game.grid, game.steps)) or coin_allc_scores(game.grid, game.steps)
     return {"own_coin": [(1.0, "always cooperate"), (0.5, "always defect")],
-            "score_each_other": [(1 / 3, "always cooperate"), (0.0, "always defect")],
-            "score_vs_alld": [(-0.26, "always cooperate"), (0.0, "always defect")]}
+            "score_each_other": [(with_itself, "always cooperate"), (0.0, "always defect")],
+            "score_vs_alld": [(vs_alld, "always cooperate"), (0.0, "always defect")]}
+
+
+@functools.lru_cache(maxsize=64)
+def coin_allc_scores(grid: int, steps: int, batch: int = 8192, seed: int = 0) -> tuple[float, float]:
+    """ALLC's per-step mean reward with ALLC and against ALLD on a ``grid`` x ``grid`` Coin Game of
+    ``steps`` steps: ``batch`` episodes of each pair, seed ``seed`` (standard error about 0.002 at
+    8192 episodes; 0.333 and -0.260 at 3x3, 0.199 and -0.140 at 5x5, 0.141 and -0.093 at 7x7)."""
+    from pola_nb.sampled.rollout import rollout_strategy_pairs, scores
+
+    game = CoinGame(grid=int(grid), steps=int(steps))
+    together, against = rollout_strategy_pairs(game, [("allc", "allc", seed), ("allc", "alld", seed + 1)], batch)
+    return float(np.mean(scores(together))), scores(against)[0]
+
+
+def game_of(config: Mapping[str, Any]) -> IPDHistory | CoinGame:
+    """The game of a run file's configuration (its ``config`` attribute, parsed; the flattened form of
+    :func:`pola_nb.analysis.read_run` works too): ``game`` and, where present, ``steps``, ``grid``, ``cf``
+    and ``agent_centric``."""
+    keys = {"steps": int, "grid": int, "cf": float, "agent_centric": bool}
+    given = {k: cast(config[k]) for k, cast in keys.items() if config.get(k) is not None}
+    return make_game(str(config["game"]), **given)
 
 
 # A game's own statistics of rollouts, matches and runs (pola_nb.sampled.rollout and

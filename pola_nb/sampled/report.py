@@ -29,7 +29,7 @@ from pola_nb.generics import dispatch, reference_lines, run_summary, summary, ta
 from pola_nb.results import ResultsKind, open_h5, open_results
 from pola_nb.runfile import KIND as TRAIN_KIND
 from pola_nb.runfile import require_rows
-from pola_nb.sampled.games import make_game
+from pola_nb.sampled.games import game_of
 
 
 class TrainResults(ResultsKind):
@@ -111,7 +111,7 @@ def summary(kind: TrainResults, f: h5py.File) -> dict:
             out[k + "_ci95"] = float(mean_band(c[k][last:last + 1])[1][0])
     if "wall_time" in f["metrics"]:
         out["wall_time_s_per_seed"] = float(np.nanmean(f["metrics/wall_time"][last]))
-    out.update(run_summary(make_game(cfg["game"], grid=int(cfg.get("grid", 3))), f))
+    out.update(run_summary(game_of(cfg), f))
     return out
 
 
@@ -195,7 +195,7 @@ def plot_runs(files: dict[str, h5py.File], png: str | Path, title: str = "") -> 
 
     from pola_nb.sampled.hyper import POLA_ALGOS
 
-    lines = reference_lines(make_game(json.loads(next(iter(files.values())).attrs["config"])["game"]))
+    lines = reference_lines(game_of(json.loads(next(iter(files.values())).attrs["config"])))
     panels = list(lines)
     # the x axis counts optimiser steps: outer steps for the POLA family (as the paper's figures), updates otherwise
     pola = any(json.loads(f.attrs["config"])["hp"]["algo"] in POLA_ALGOS for f in files.values())
