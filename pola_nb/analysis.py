@@ -25,7 +25,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import NormalDist
@@ -406,16 +406,15 @@ def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRI
     return agg[["run", "label", "algo", "update", "x", "metric", "mean", "low", "high", "n"]].reset_index(drop=True)
 
 
-def comparison_figure(table: pd.DataFrame, game: Any, metrics: Sequence[str], x: str = "outer_steps") -> Figure:
+def comparison_figure(table: pd.DataFrame, lines: Mapping[str, Sequence[tuple[float, str]]],
+                      metrics: Sequence[str], x: str = "outer_steps") -> Figure:
     """One panel per metric, one line per run (``mean``) with its band (``low``..``high``), and the
-    reference lines of ``game`` (a game of :mod:`pola_nb.sampled.games`, or None for none) where
-    ``pola plot`` has them; in the style of ``pola plot``."""
+    horizontal ``lines`` of each panel that has some (``{metric: [(value, label), ...]}``, as
+    :func:`~pola_nb.generics.reference_lines` gives them); in the style of ``pola plot``."""
     from matplotlib.figure import Figure
 
-    from pola_nb.generics import reference_lines
     from pola_nb.sampled.report import COLORS, TITLES
 
-    lines = reference_lines(game) if game is not None else {}
     fig = Figure(figsize=(5.2 * len(metrics), 4))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     runs = list(dict.fromkeys(table["run"]))
@@ -469,9 +468,8 @@ def compare(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike], out
     runs = read_runs(paths_or_globs)
     table = comparison_table(runs, metrics, x, label, pool)
     # the reference lines depend on the game's settings (grid, steps, cf): drawn only where all runs' agree
-    games = [game_of(r.config) for r in runs]
-    same = all(reference_lines(g) == reference_lines(games[0]) for g in games)
-    fig = comparison_figure(table, games[0] if same else None, list(metrics), x)
+    lines = [reference_lines(game_of(r.config)) for r in runs]
+    fig = comparison_figure(table, lines[0] if all(ln == lines[0] for ln in lines) else {}, list(metrics), x)
     fig.savefig(fig_path, dpi=120)
     written = [fig_path]
     if csv_path is not None:

@@ -190,7 +190,7 @@ def reference_lines(game: CoinGame) -> dict[str, list[tuple[float, str]]]:
 def coin_allc_scores(grid: int, steps: int, batch: int = 8192, seed: int = 0) -> tuple[float, float]:
     """ALLC's per-step mean reward with ALLC and against ALLD on a ``grid`` x ``grid`` Coin Game of
     ``steps`` steps: ``batch`` episodes of each pair, seed ``seed`` (standard error about 0.002 at
-    8192 episodes; 0.333 and -0.260 at 3x3, 0.199 and -0.140 at 5x5, 0.141 and -0.093 at 7x7)."""
+    8192 episodes; 0.332 and -0.259 at 3x3, 0.199 and -0.138 at 5x5, 0.141 and -0.092 at 7x7)."""
     from pola_nb.sampled.rollout import rollout_strategy_pairs, scores
 
     game = CoinGame(grid=int(grid), steps=int(steps))
@@ -200,7 +200,7 @@ def coin_allc_scores(grid: int, steps: int, batch: int = 8192, seed: int = 0) ->
 
 def game_of(config: Mapping[str, Any]) -> IPDHistory | CoinGame:
     """The game of a run file's configuration (its ``config`` attribute, parsed; the flattened form of
-    :func:`pola_nb.analysis.read_run` works too): ``game`` and, where present, ``steps``, ``grid``, ``cf``
+    :class:`pola_nb.analysis.Run` works too): ``game`` and, where present, ``steps``, ``grid``, ``cf``
     and ``agent_centric``."""
     keys = {"steps": int, "grid": int, "cf": float, "agent_centric": bool}
     given = {k: cast(config[k]) for k, cast in keys.items() if config.get(k) is not None}
