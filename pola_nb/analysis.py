@@ -250,12 +250,13 @@ def _require_columns(df: pd.DataFrame, columns: Iterable[str]) -> None:
 
 
 def aggregate(df: pd.DataFrame, by: Sequence[str] = ("run", "update", "metric"), ci: str = "se",
-              level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+              level: float = 0.95, n_boot: int = 1000, seed: int = 0, ddof: int = 0) -> pd.DataFrame:
     """Mean of ``value`` over the rows of each group ``by`` (by default: over seeds) with an interval.
 
     Returns one row per group: the ``by`` columns, ``mean``, ``low``, ``high`` and ``n`` (values in
-    the group). ``ci="se"``: mean ± z·SE with SE = std (ddof 0, as ``pola plot``) / sqrt(n) and z the
-    normal quantile of ``level`` (1.96 at 0.95). ``ci="bootstrap"``: the percentile interval of the
+    the group). ``ci="se"``: mean ± z·SE with SE = std / sqrt(n), the std with ``ddof`` (0: as ``pola
+    plot`` and the paper's figures; 1: the sample standard deviation) and z the normal quantile of
+    ``level`` (1.96 at 0.95). ``ci="bootstrap"``: the percentile interval of the
     means of ``n_boot`` resamples drawn with ``numpy.random.default_rng(seed)`` (the same seed gives
     the same interval). A group of one value has ``low == high == mean``.
     """
@@ -268,11 +269,12 @@ def aggregate(df: pd.DataFrame, by: Sequence[str] = ("run", "update", "metric"),
     require(isinstance(level, (int, float)) and not isinstance(level, bool) and 0 < level < 1,
             f"level must be a number in (0, 1), got {level!r}")
     require(is_integer(n_boot) and n_boot >= 1, f"n_boot must be an integer >= 1, got {n_boot!r}")
+    require(ddof in (0, 1) and not isinstance(ddof, bool), f"ddof must be 0 or 1, got {ddof!r}")
     g = df.groupby(by, sort=True, observed=True, dropna=False)["value"]
     out = g.agg(mean="mean", n="count")
     if ci == "se":
         z = NormalDist().inv_cdf(0.5 + level / 2)
-        half = z * g.std(ddof=0).to_numpy() / np.sqrt(np.maximum(out["n"].to_numpy(), 1))
+        half = z * np.nan_to_num(g.std(ddof=ddof).to_numpy()) / np.sqrt(np.maximum(out["n"].to_numpy(), 1))
         out["low"], out["high"] = out["mean"] - half, out["mean"] + half
     else:
         codes = g.ngroup().to_numpy()
@@ -369,10 +371,11 @@ def _labels(runs: Sequence[Run], key: str | None) -> dict[str, str]:
 
 
 def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRICS, x: str = "outer_steps",
-                     label: str | None = None, pool: bool = True) -> pd.DataFrame:
+                     label: str | None = None, pool: bool = True, ddof: int = 0) -> pd.DataFrame:
     """The table that :func:`compare` plots (see :class:`Comparison`), mean over seeds (those of every
-    file of a line) with a 95 % band of ±1.96 standard errors. Refuses runs of different games, an
-    unknown metric, x-axis or label field. ``pool=False``: one line per file."""
+    file of a line) with a 95 % band of ±1.96 standard errors (std with ``ddof``, see
+    :func:`aggregate`). Refuses runs of different games, an unknown metric, x-axis or label field.
+    ``pool=False``: one line per file."""
     require(x in X_AXES, f"unknown x axis {x!r}; choose one of {', '.join(X_AXES)}")
     require(len(runs) > 0, "no runs to compare")
     games = sorted({r.game for r in runs})
@@ -389,7 +392,7 @@ def comparison_table(runs: Sequence[Run], metrics: Sequence[str] = DEFAULT_METRI
     labels = _labels(heads, label)
     df = runs_table(runs)
     df["run"] = df["run"].map(lines)
-    agg = aggregate(df[df["metric"].isin(metrics)], by=("run", "update", "metric"))
+    agg = aggregate(df[df["metric"].isin(metrics)], by=("run", "update", "metric"), ddof=ddof)
     if x == "outer_steps":
         xs = df.groupby(["run", "update"])["outer_steps"].first()
     elif x == "wall_time":
@@ -478,6 +481,57 @@ def compare(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike], out
     return Comparison(fig, table, written)
 
 
+# ------------------------------------------------------------------------------------------------ tables
+
+
+def seeds_table(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike],
+                metrics: Sequence[str] = DEFAULT_METRICS, at: Sequence[int] | None = None, *,
+                label: str | None = None, pool: bool = True, ddof: int = 1) -> pd.DataFrame:
+    """Mean over seeds ± 1.96 standard errors of ``metrics`` at the updates ``at``, one row per (line,
+    update) that the line reached: ``label``, ``update``, ``n`` (seeds), then ``METRIC``,
+    ``METRIC_low`` and ``METRIC_high`` per metric. Lines are pooled as in :func:`compare`. The std
+    has ``ddof`` (1 by default: the sample standard deviation). Without ``at``: each line's last
+    update that all its seeds reached. PolaUsageError where no line reached any update of ``at``.
+    """
+    import pandas as pd
+
+    metrics = list(metrics)
+    if at is not None:
+        at = [int(u) for u in at]
+        require(len(at) > 0 and all(u >= 0 for u in at), "--at needs updates >= 0")
+    tidy = comparison_table(read_runs(paths_or_globs), metrics, "update", label, pool, ddof)
+    rows = []
+    for run in dict.fromkeys(tidy["run"]):
+        t = tidy[tidy["run"] == run]
+        full = t.groupby("update")["n"].min()
+        wanted = at if at is not None else [int(full[full == full.max()].index.max())]
+        for u in wanted:
+            here = t[t["update"] == u].set_index("metric")
+            if here.empty:
+                continue
+            row: dict[str, Any] = {"label": here["label"].iloc[0], "update": u, "n": int(here["n"].min())}
+            for m in metrics:
+                row[m], row[f"{m}_low"], row[f"{m}_high"] = here.loc[m, ["mean", "low", "high"]]
+            rows.append(row)
+    require(len(rows) > 0, f"no run reached update {', '.join(map(str, at or []))}")
+    return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """``table`` of :func:`seeds_table` as a Markdown table: one column per metric, ``mean ± half
+    width`` (signed where a mean of the column is negative; ``wall_time`` in whole seconds)."""
+    head = ["line", "update", "seeds", *metrics]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = {m: ".0f" if m == "wall_time" else ("+.3f" if (table[m] < 0).any() else ".3f") for m in metrics}
+    for _, r in table.iterrows():
+        cells = [str(r["label"]), str(r["update"]), str(r["n"])]
+        for m in metrics:
+            half = (r[f"{m}_high"] - r[f"{m}_low"]) / 2
+            cells.append(f"{r[m]:{fmt[m]}}" + (f" ± {half:{fmt[m].lstrip('+')}}" if r["n"] > 1 else ""))
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------------------------------------ export
 
 
@@ -509,4 +563,4 @@ def export(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike], *, c
 
 
 __all__ = ["Comparison", "Run", "aggregate", "compare", "comparison_figure", "comparison_table",
-           "export", "load_runs", "read_runs", "runs_table", "to_dataset"]
+           "export", "load_runs", "markdown_table", "read_runs", "runs_table", "seeds_table", "to_dataset"]

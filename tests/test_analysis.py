@@ -289,3 +289,61 @@ def test_compare_pools_files_that_differ_only_in_their_seeds(tmp_path):
     assert done.value.code == 0
     each = pd.read_csv(tmp_path / "each.csv")
     assert list(dict.fromkeys(each["run"])) == [str(a), str(b)] and set(each["n"]) == {2, 1}
+
+
+def _three_seed_files(tmp_path):
+    """Three one-seed files of one experiment: seed files differ by an offset of 0, 0.3 and 1.2; the
+    third reaches rows 0 and 1 only."""
+    offsets = (0.0, 0.3, 1.2)
+    files = [_synthetic(tmp_path / f"s{s}.h5", seeds=(s,), offset=o, reached=[3 if s != 9 else 2])
+             for s, o in zip((3, 7, 9), offsets, strict=True)]
+    return files, offsets
+
+
+def test_seeds_table_matches_a_hand_computation(tmp_path):
+    import statistics
+
+    files, offsets = _three_seed_files(tmp_path)
+    names = metric_names(make_game("ipd"))
+    i1, i2 = names.index("score1"), names.index("score2")
+
+    def expect(row, seeds, std):
+        v = [o + row + 0.005 * (i1 + i2) for o in offsets[:seeds]]  # score_each_other of each seed
+        return statistics.mean(v), 1.959964 * std(v) / seeds ** 0.5 if seeds > 1 else 0.0
+
+    t = analysis.seeds_table(files, ["score_each_other", "score1"], at=[1, 2])
+    assert list(t["update"]) == [1, 2] and list(t["n"]) == [3, 2] and set(t["label"]) == {"POLA-DiCE"}
+    for _, r in t.iterrows():
+        mean, half = expect(r["update"], r["n"], statistics.stdev)
+        assert r["score_each_other"] == pytest.approx(mean)
+        assert r["score_each_other_high"] - r["score_each_other"] == pytest.approx(half, rel=1e-5)
+        assert r["score_each_other"] - r["score_each_other_low"] == pytest.approx(half, rel=1e-5)
+    last = analysis.seeds_table(files, ["score_each_other"], ddof=0)  # all three seeds reached update 1
+    assert list(last["update"]) == [1]
+    mean, half = expect(1, 3, statistics.pstdev)
+    assert last.loc[0, "score_each_other_high"] - mean == pytest.approx(half, rel=1e-5)
+    each = analysis.seeds_table(files, ["score1"], at=[0], pool=False)
+    assert len(each) == 3 and list(each["n"]) == [1, 1, 1]
+    assert (each["score1_low"] == each["score1"]).all() and (each["score1_high"] == each["score1"]).all()
+    with pytest.raises(PolaUsageError, match="no run reached update 5"):
+        analysis.seeds_table(files, at=[5])
+    with pytest.raises(PolaUsageError, match="ddof"):
+        analysis.seeds_table(files, ddof=2)
+
+
+def test_table_command_prints_markdown_and_refuses_bad_input(tmp_path, capsys):
+    files, _ = _three_seed_files(tmp_path)
+    out = tmp_path / "t.csv"
+    with pytest.raises(SystemExit) as e:
+        main(["table", *map(str, files), "--metric", "score1,wall_time", "--at", "0,2", "--csv", str(out)])
+    assert e.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| line | update | seeds | score1 | wall_time |"
+    assert lines[2].startswith("| POLA-DiCE | 0 | 3 | 0.500 ± ") and lines[3].startswith("| POLA-DiCE | 2 | 2 | ")
+    assert pd.read_csv(out)["update"].tolist() == [0, 2]
+    for bad in (["--at", "x"], ["--metric", "nope"], ["--ddof", "3"], ["--csv", str(out)]):
+        with pytest.raises(SystemExit) as e:
+            main(["table", *map(str, files), *bad])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

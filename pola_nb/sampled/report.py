@@ -58,8 +58,10 @@ class Fig5Results(SampledFigureResults):
     title = "Coin Game (Figure 5)"
 
 
-LABELS = {"lola-dice": "LOLA-DiCE", "pola-dice": "POLA-DiCE", "pola-om": "POLA-OM"}
-COLORS = {"lola-dice": "tab:blue", "pola-dice": "tab:red", "pola-om": "tab:green"}
+LABELS = {"lola-dice": "LOLA-DiCE", "pola-dice": "POLA-DiCE", "pola-om": "POLA-OM", "loqa": "LOQA",
+          "aa": "AA", "paa": "Proximal AA"}
+COLORS = {"lola-dice": "tab:blue", "pola-dice": "tab:red", "pola-om": "tab:green", "loqa": "tab:purple",
+          "aa": "tab:orange", "paa": "tab:brown"}
 TITLES = {"score_each_other": "Average score vs each other", "score_vs_alld": "Average score vs always defect",
           "own_coin": "Proportion of same-colour coins picked up"}
 
