@@ -503,8 +503,11 @@ def seeds_table(paths_or_globs: str | os.PathLike | Iterable[str | os.PathLike],
     rows = []
     for run in dict.fromkeys(tidy["run"]):
         t = tidy[tidy["run"] == run]
-        full = t.groupby("update")["n"].min()
-        wanted = at if at is not None else [int(full[full == full.max()].index.max())]
+        if at is None:
+            seeds = t.groupby("update")["n"].min()
+            wanted = [int(seeds[seeds == seeds.max()].index.max())]
+        else:
+            wanted = at
         for u in wanted:
             here = t[t["update"] == u].set_index("metric")
             if here.empty:

@@ -41,8 +41,9 @@ def compare(runs: list[Path] = typer.Argument(..., help="Run files, fig4/fig5 fi
 
     Files that differ only in their seeds (one file per seed) are one line."""
     from pola_nb.analysis import compare as compare_runs
+    from pola_nb.cli.options import comma_list
 
-    metrics = [m.strip() for m in metric.split(",") if m.strip()]
+    metrics = comma_list(metric)
     result = compare_runs(runs, out, metrics=metrics, x=x, label=label, csv=csv, force=force, pool=not each_file)
     print("wrote " + ", ".join(str(p) for p in result.written))
 
@@ -65,13 +66,14 @@ def table(runs: list[Path] = typer.Argument(..., help="Run files, fig4/fig5 file
 
     Files that differ only in their seeds (one file per seed) are one line, as in pola compare."""
     from pola_nb.analysis import markdown_table, seeds_table
+    from pola_nb.cli.options import comma_list
     from pola_nb.errors import require
     from pola_nb.results import check_output_path
 
-    metrics = [m.strip() for m in metric.split(",") if m.strip()]
+    metrics = comma_list(metric)
     updates = None
     if at is not None:
-        parts = [p.strip() for p in at.split(",") if p.strip()]
+        parts = comma_list(at)
         require(all(p.isdigit() for p in parts), f"--at needs comma-separated updates >= 0, got {at!r}")
         updates = [int(p) for p in parts]
     csv_path = check_output_path(csv, force) if csv is not None else None

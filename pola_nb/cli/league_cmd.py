@@ -32,12 +32,13 @@ def league_command(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing results file."),
 ) -> None:
     """Play every ordered pair of agents; store scores (and coin statistics) per pair."""
+    from pola_nb.cli.options import comma_list
     from pola_nb.generics import table
     from pola_nb.league import LeagueResults, run_league
     from pola_nb.sampled.cluster import cluster_option
 
     where = cluster_option(cluster, workers)
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    names = comma_list(strategies)
     s = run_league(list(agents or []), out, strategies=names, game=game, batch=batch, seed=seed, steps=steps,
                    grid=grid, cf=cf, backend=backend, force=force, cluster=where)
     print(json.dumps(s) if as_json else f"{table(LeagueResults(), s)}\nwrote {out}")

@@ -17,6 +17,11 @@ import typer
 from pola_nb.settings import described_fields
 
 
+def comma_list(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``: the items of a comma-separated option, stripped, empty ones dropped."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def option_name(field_name: str) -> str:
     """``lr_in`` -> ``--lr-in``."""
     return "--" + field_name.replace("_", "-")
