@@ -157,3 +157,15 @@ def test_shipped_configuration_files_load():
     for path in files:
         cfg = config_from_settings(read_toml(path))
         assert cfg.agent_centric and cfg.hp.algo == "loqa", path
+
+
+def test_fast_loqa_configuration_is_the_quick_preset_with_the_yaml_actor():
+    """``loqa_coin_fast.toml`` is what its header says: the quick preset with the actor learning
+    rate and entropy weight of the official ``hp/loqa_iclr.yaml``, 2500 updates, every 50 evaluated."""
+    from pathlib import Path
+
+    from pola_nb.sampled.config import config_from_settings, preset_config, read_toml
+
+    path = Path(__file__).parents[1] / "data" / "configs" / "loqa_coin_fast.toml"
+    expected = preset_config("coin", "loqa", "quick", updates=2500, eval_every=50, lr_actor=0.003, entropy_beta=0.05)
+    assert config_from_settings(read_toml(path)) == expected
