@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import typer
@@ -19,14 +20,17 @@ from pola_nb.sampled.config import (
     PRESETS,
     Hyper,
     RunConfig,
+    config_from_settings,
     config_from_toml,
     parse_toml,
     preset_config,
+    read_toml,
     to_toml,
 )
 from pola_nb.settings import check_settings, described_fields, setting
 
 runner = CliRunner()
+CONFIGS = Path(__file__).parents[1] / "data" / "configs"
 
 
 def test_every_field_carries_type_default_range_and_help():
@@ -148,11 +152,7 @@ def test_a_run_files_stored_configuration_round_trips(tmp_path):
 
 def test_shipped_configuration_files_load():
     """Every TOML file under data/configs is a valid configuration for ``pola train --config``."""
-    from pathlib import Path
-
-    from pola_nb.sampled.config import config_from_settings, read_toml
-
-    files = sorted((Path(__file__).parents[1] / "data" / "configs").glob("*.toml"))
+    files = sorted(CONFIGS.glob("*.toml"))
     assert files
     for path in files:
         cfg = config_from_settings(read_toml(path))
@@ -162,10 +162,6 @@ def test_shipped_configuration_files_load():
 def test_fast_loqa_configuration_is_the_quick_preset_with_the_yaml_actor():
     """``loqa_coin_fast.toml`` is what its header says: the quick preset with the actor learning
     rate and entropy weight of the official ``hp/loqa_iclr.yaml``, 2500 updates, every 50 evaluated."""
-    from pathlib import Path
-
-    from pola_nb.sampled.config import config_from_settings, preset_config, read_toml
-
-    path = Path(__file__).parents[1] / "data" / "configs" / "loqa_coin_fast.toml"
+    path = CONFIGS / "loqa_coin_fast.toml"
     expected = preset_config("coin", "loqa", "quick", updates=2500, eval_every=50, lr_actor=0.003, entropy_beta=0.05)
     assert config_from_settings(read_toml(path)) == expected
