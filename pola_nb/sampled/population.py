@@ -15,14 +15,14 @@ This module holds such a buffer as *stacked* parameters (every array with a lead
 - :func:`population_sequence`: each episode's own snapshot's outputs along recorded observations
   (plain numpy, e.g. the opponent's values).
 
-How a step is computed. Rows are sorted by snapshot; each layer of a GRU net is one BLAS product
-per snapshot in use on its rows and one elementwise pass over all rows (biases gathered per row);
-the cell is the same fused kernel (:func:`pola_kernels.gru.forward_step`) as the sampler's. With at
-least two rows per product, BLAS computes each row exactly as in the full-batch product (numpy
-sends a single row to ``gemv``, whose sums differ in the last bits, so a lone row is multiplied
-together with its neighbour), and every row's logits equal those of ``PolicySampler`` on the
-whole batch bit for bit (checked in ``tests/test_population.py``). Other nets (memory-one table,
-feed-forward) step once per snapshot with their own ``step``.
+How a step is computed. Rows are sorted by snapshot; each layer of a GRU net is one grouped
+product (:func:`pola_kernels.grouped.grouped_matmul`: each snapshot's weights on its own rows) and
+one elementwise pass over all rows (biases gathered per row); the cell is the same fused kernel
+(:func:`pola_kernels.gru.forward_step`) as the sampler's. The grouped product sums in another order
+than BLAS, so every row's logits equal those of ``PolicySampler`` to float32 rounding (checked in
+``tests/test_population.py``); a population whose rows all play one snapshot steps as that
+sampler does, bit for bit. Other nets (memory-one table, feed-forward) step once per snapshot with
+their own ``step``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from autograd.tracer import getval
+from pola_kernels import grouped
 from pola_kernels import gru as gru_kernels
 
 from pola_nb.errors import require
@@ -115,41 +116,38 @@ class _Groups:
 class _GRUPopulation:
     """The GRU step (:func:`~pola_nb.generics.net_step` of a ``GRUNet``) of all groups, on the rows sorted by snapshot.
 
-    The sorted layout has ``B + 1`` rows: group ``g`` holds rows ``lo:hi`` and a zero row follows the
-    last group. Each layer is one BLAS product per group on its rows (``x[lo:hi] @ W_g``; a group
-    of one row multiplies ``x[lo:lo+2]`` and keeps the first row, so that BLAS never takes its
-    ``gemv`` path) and one elementwise pass over all rows with the biases gathered per row. The
-    arithmetic is that of the GRU's ``net_step``: ``x @ W`` then ``+ b``, ``relu`` as ``maximum(., 0)``, and
-    the fused cell kernel with the input bias already added (as ``fused.gru_gates`` does) and
-    ``b_hn`` added to the recurrent n-block first (the kernel's ``m = gh_n + b_hn`` with a zero
-    ``b_hn``: the same float sum).
+    Group ``g`` holds the sorted rows ``bounds[g]:bounds[g + 1]``. Each layer is one
+    :func:`pola_kernels.grouped.grouped_matmul` over all groups (the weights of the snapshots in use
+    gathered once, ``(G, n_in, n_out)`` per layer) and one elementwise pass over all rows with the
+    biases gathered per row. The arithmetic is that of the GRU's ``net_step``: ``x @ W`` then ``+ b``,
+    ``relu`` as ``maximum(., 0)``, and the fused cell kernel with the input bias already added (as
+    ``fused.gru_gates`` does) and ``b_hn`` added to the recurrent n-block first (the kernel's
+    ``m = gh_n + b_hn`` with a zero ``b_hn``: the same float sum). The products' sums run in another
+    order than BLAS's, so the outputs equal each snapshot's ``net_step`` to float32 rounding.
 
-    Measured on one core (B = 512, H = 128, two dense layers, 349 groups): ~20 ms per step, against
-    ~25 ms for a padded ``(G, m, .)`` batched ``numpy.matmul`` and ~29 ms for one ``net_step`` per
-    group; the step is bound by reading each group's weights (~0.46 MB) once.
+    Measured on one core (B = 512, H = 128, two dense layers, ~350 groups): the step is bound by
+    reading each group's weights (~0.46 MB) once, from memory when the snapshots in use do not fit
+    in the cache.
     """
 
     def __init__(self, net: GRUNet, stacked: Params, groups: _Groups):
         snaps = groups.snaps
         H = self.H = net.hidden
         self.two = net.layers_before_gru == 2
-        lo, hi = groups.bounds[:-1], groups.bounds[1:]
-        self.spans = list(zip(lo.tolist(), hi.tolist(), np.maximum(hi, lo + 2).tolist(), strict=True))
-        pick = lambda name: [np.ascontiguousarray(stacked[name][s], F32) for s in snaps]  # noqa: E731
+        self.bounds = groups.bounds.astype(np.int64)
+        gather = lambda *names: np.ascontiguousarray(  # noqa: E731
+            np.concatenate([np.asarray(stacked[n], F32)[snaps] for n in names], axis=-1))
 
         def per_row(*names):
-            """Biases of each sorted row (B + 1, n) (the extra row: zeros)."""
-            b = np.concatenate([np.asarray(stacked[n], F32)[snaps] for n in names], axis=1)[groups.of_sorted]
-            return np.concatenate([b, np.zeros((1, b.shape[1]), F32)])
+            """Biases of each sorted row (B, n)."""
+            return np.ascontiguousarray(gather(*names)[groups.of_sorted])
 
-        self.w0, self.b0 = pick("dense0_w"), per_row("dense0_b")
+        self.w0, self.b0 = gather("dense0_w"), per_row("dense0_b")
         if self.two:
-            self.w1, self.b1 = pick("dense1_w"), per_row("dense1_b")
-        cat = lambda names: [np.concatenate([stacked[n][s] for n in names], axis=1).astype(F32)  # noqa: E731
-                             for s in snaps]
-        self.wi, self.bi = cat(("ir_w", "iz_w", "in_w")), per_row("ir_b", "iz_b", "in_b")
-        self.wh, self.bn = cat(("hr_w", "hz_w", "hn_w")), per_row("hn_b")
-        self.wo, self.bo = pick("head_w"), per_row("head_b")
+            self.w1, self.b1 = gather("dense1_w"), per_row("dense1_b")
+        self.wi, self.bi = gather("ir_w", "iz_w", "in_w"), per_row("ir_b", "iz_b", "in_b")
+        self.wh, self.bn = gather("hr_w", "hz_w", "hn_w"), per_row("hn_b")
+        self.wo, self.bo = gather("head_w"), per_row("head_b")
         self.n_out = net.n_out
         self._zero_bi = np.zeros(3 * H, F32)
         self._zero_bn = np.zeros(H, F32)
@@ -157,31 +155,28 @@ class _GRUPopulation:
     def start(self) -> np.ndarray:
         return np.zeros((len(self.b0), self.H), F32)
 
-    def _dense(self, x: np.ndarray, ws: list[np.ndarray], n: int) -> np.ndarray:
-        out = np.empty((x.shape[0], n), F32)
-        for (a, b, c), w in zip(self.spans, ws, strict=True):
-            out[a:b] = (x[a:c] @ w)[: b - a]
-        out[-1] = 0.0
+    def _dense(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        out = np.empty((x.shape[0], w.shape[2]), F32)
+        grouped.grouped_matmul(x, w, self.bounds, out)
         return out
 
     def step(self, h: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted ``x`` ``(B + 1, n_in)`` and carry ``h`` ``(B + 1, H)`` -> outputs ``(B + 1, n_out)``, new carry."""
+        """Sorted ``x`` ``(B, n_in)`` and carry ``h`` ``(B, H)`` -> outputs ``(B, n_out)``, new carry."""
         H = self.H
-        e = self._dense(x, self.w0, H)
+        e = self._dense(x, self.w0)
         e += self.b0
         np.maximum(e, 0.0, out=e)
         if self.two:
-            e = self._dense(e, self.w1, H)
+            e = self._dense(e, self.w1)
             e += self.b1
-        ai = self._dense(e, self.wi, 3 * H)
+        ai = self._dense(e, self.wi)
         ai += self.bi
-        gh = self._dense(h, self.wh, 3 * H)
+        gh = self._dense(h, self.wh)
         gh[:, 2 * H:] += self.bn
         act = np.empty((4, *h.shape), F32)
         h_new = np.empty(h.shape, F32)
         gru_kernels.forward_step(ai, self._zero_bi, gh, h, self._zero_bn, *act, h_new)
-        h_new[-1] = 0.0
-        out = self._dense(h_new, self.wo, self.n_out)
+        out = self._dense(h_new, self.wo)
         out += self.bo
         return out, h_new
 
@@ -263,11 +258,9 @@ class PopulationSampler:
             out = self._impl.step(self.carry, obs, self.groups)
         else:
             order = self.groups.order
-            x = np.zeros((self.batch + 1, obs.shape[1]), F32)
-            x[:-1] = obs[order]
-            out_sorted, self.carry = self._impl.step(self.carry, x)
+            out_sorted, self.carry = self._impl.step(self.carry, np.ascontiguousarray(obs[order]))
             out = np.empty((self.batch, out_sorted.shape[1]), F32)
-            out[order] = out_sorted[:-1]
+            out[order] = out_sorted
         if self.record:
             self._outputs.append(out)
         return out
