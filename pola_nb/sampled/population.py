@@ -155,30 +155,49 @@ class _GRUPopulation:
     def start(self) -> np.ndarray:
         return np.zeros((len(self.b0), self.H), F32)
 
-    def _dense(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def _dense(self, x: np.ndarray, w: np.ndarray, b: np.ndarray, bounds: np.ndarray, reps: int) -> np.ndarray:
+        """``x @ W_g + b`` of rows ``x`` ``(R, n_in)`` grouped by ``bounds``; ``b`` holds each sorted
+        row's bias ``(B, n_out)``, repeated ``reps`` times when each row stands for ``reps`` rows."""
         out = np.empty((x.shape[0], w.shape[2]), F32)
-        grouped.grouped_matmul(x, w, self.bounds, out)
+        grouped.grouped_matmul(x, w, bounds, out)
+        out += b if reps == 1 else np.repeat(b, reps, axis=0)
         return out
 
-    def step(self, h: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted ``x`` ``(B, n_in)`` and carry ``h`` ``(B, H)`` -> outputs ``(B, n_out)``, new carry."""
-        H = self.H
-        e = self._dense(x, self.w0)
-        e += self.b0
+    def _inputs(self, x: np.ndarray, bounds: np.ndarray, reps: int) -> np.ndarray:
+        """The input side ``ai = embed(x) @ W_i + b_i`` ``(R, 3H)`` of rows ``x`` ``(R, n_in)``."""
+        e = self._dense(x, self.w0, self.b0, bounds, reps)
         np.maximum(e, 0.0, out=e)
         if self.two:
-            e = self._dense(e, self.w1)
-            e += self.b1
-        ai = self._dense(e, self.wi)
-        ai += self.bi
-        gh = self._dense(h, self.wh)
+            e = self._dense(e, self.w1, self.b1, bounds, reps)
+        return self._dense(e, self.wi, self.bi, bounds, reps)
+
+    def _cell(self, ai: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """The new carry ``(B, H)`` from the input side ``ai`` ``(B, 3H)`` and the carry ``h`` ``(B, H)``."""
+        H = self.H
+        gh = np.empty((h.shape[0], 3 * H), F32)
+        grouped.grouped_matmul(h, self.wh, self.bounds, gh)
         gh[:, 2 * H:] += self.bn
         act = np.empty((4, *h.shape), F32)
         h_new = np.empty(h.shape, F32)
         gru_kernels.forward_step(ai, self._zero_bi, gh, h, self._zero_bn, *act, h_new)
-        out = self._dense(h_new, self.wo)
-        out += self.bo
-        return out, h_new
+        return h_new
+
+    def step(self, h: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted ``x`` ``(B, n_in)`` and carry ``h`` ``(B, H)`` -> outputs ``(B, n_out)``, new carry."""
+        h_new = self._cell(self._inputs(x, self.bounds, 1), h)
+        return self._dense(h_new, self.wo, self.bo, self.bounds, 1), h_new
+
+    def sequence(self, x: np.ndarray) -> np.ndarray:
+        """Outputs ``(B, T', n_out)`` along sorted rows of observations ``x`` ``(B, T', n_in)`` from a
+        zero carry. The input side and the head run on all steps at once (each group's weights read
+        once); only the recurrent product runs step by step."""
+        B, T, _ = x.shape
+        bounds = self.bounds * T  # rows are episode-major: group g holds T rows per episode
+        ai = self._inputs(x.reshape(B * T, -1), bounds, T).reshape(B, T, -1)
+        h, hs = self.start(), np.empty((B, T, self.H), F32)
+        for t in range(T):
+            h = hs[:, t] = self._cell(np.ascontiguousarray(ai[:, t]), h)
+        return self._dense(hs.reshape(B * T, -1), self.wo, self.bo, bounds, T).reshape(B, T, -1)
 
 
 class _LoopPopulation:
@@ -284,8 +303,9 @@ class PopulationSampler:
 def population_sequence(net: Net, stacked_params: Params, index: Any, obs: np.ndarray) -> np.ndarray:
     """Outputs ``(T', B, n_out)`` of each episode's own snapshot ``index[b]`` along recorded
     observations ``obs`` ``(T', B, n_in)`` float32 (plain numpy, no gradient): column ``b`` equals
-    ``net_sequence(net, snapshot(stacked_params, index[b]), obs)[:, b]``. One ``net_sequence`` per snapshot
-    in use, on that snapshot's columns."""
+    ``net_sequence(net, snapshot(stacked_params, index[b]), obs)[:, b]`` (to float32 rounding for a GRU
+    net, whose groups run as in :class:`PopulationSampler` with the input side and head of all steps
+    at once; other nets: one ``net_sequence`` per snapshot in use, on that snapshot's columns)."""
     index = _check_index(stacked_params, index)
     obs = np.asarray(obs, F32)
     require(obs.ndim == 3 and obs.shape[1] == index.size,
@@ -294,6 +314,10 @@ def population_sequence(net: Net, stacked_params: Params, index: Any, obs: np.nd
     if groups.n == 1:
         return np.asarray(net_sequence(net, snapshot(stacked_params, int(groups.snaps[0])), obs), F32)
     out = np.empty((obs.shape[0], index.size, net.n_out), F32)
+    if isinstance(net, GRUNet):
+        x = np.ascontiguousarray(obs[:, groups.order].transpose(1, 0, 2))
+        out[:, groups.order] = _GRUPopulation(net, stacked_params, groups).sequence(x).transpose(1, 0, 2)
+        return out
     for s, rows in zip(groups.snaps, groups.rows, strict=True):
         out[:, rows] = np.asarray(net_sequence(net, snapshot(stacked_params, int(s)), obs[:, rows]))
     return out
