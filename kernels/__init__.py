@@ -6,6 +6,8 @@ Modules:
     ipd      -- IPD with full history: scalar bodies + reset / advance / rollout kernels
     coin     -- Coin Game on an N x N torus: scalar bodies + reset / advance / rollout kernels
     backend  -- ``get_backend("cpu" | "cuda")``: array placement and kernel launch
+    gru      -- fused GRU cell kernels (forward, VJP, second order; CPU)
+    grouped  -- products of row groups with one weight matrix per group (CPU)
 
 Every game step is written once as plain Python scalar functions and compiled twice: with
 ``numba.njit`` (called from ``prange`` loops over the batch) and with ``numba.cuda.jit(device=True)``
