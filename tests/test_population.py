@@ -1,5 +1,6 @@
-"""The snapshot population (:mod:`pola_nb.sampled.population`): each episode is played exactly as its
-own snapshot's ``PolicySampler`` would play it, bit for bit."""
+"""The snapshot population (:mod:`pola_nb.sampled.population`): each episode is played as its own
+snapshot's ``PolicySampler`` would play it (the same actions on the same uniforms; the logits of a
+GRU population agree to float32 rounding, bit for bit when every row plays one snapshot)."""
 
 from __future__ import annotations
 

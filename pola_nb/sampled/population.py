@@ -229,7 +229,8 @@ class PopulationSampler:
     ``(B,)`` with entries in ``0..K-1`` (:func:`draw_population_index`); ``reset(batch)`` needs
     ``batch == B``. ``act(obs (B, n_in) float32, last_reward (B,), u (B,) float32) -> actions (B,) int32``
     inverts each row's categorical CDF at ``u`` exactly as ``PolicySampler.act`` does, on logits equal
-    to those of ``PolicySampler(net, snapshot(stacked_params, index[b]))`` on row ``b``. A population
+    to those of ``PolicySampler(net, snapshot(stacked_params, index[b]))`` on row ``b`` (to float32
+    rounding for a GRU net: the grouped products sum in another order than BLAS). A population
     whose rows all use one snapshot runs ``net_step`` on the whole batch, as that sampler does.
     ``record=True`` keeps the outputs of every :meth:`logits` call since ``reset`` for
     :meth:`recorded_logits` (what :func:`population_sequence` would compute along the same
