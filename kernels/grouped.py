@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from numba import njit
 from pola_kernels import config
-
-#: As the GRU kernels': FMA contraction, reciprocal division and signed zeros; no reassociation.
-FASTMATH = frozenset({"contract", "arcp", "nsz"})
+from pola_kernels.gru import FASTMATH  # the GRU kernels' flags: no reassociation
 
 
 @njit(cache=config.CACHE, fastmath=set(FASTMATH), error_model="numpy")

@@ -135,12 +135,12 @@ class _GRUPopulation:
         H = self.H = net.hidden
         self.two = net.layers_before_gru == 2
         self.bounds = groups.bounds.astype(np.int64)
-        gather = lambda *names: np.ascontiguousarray(  # noqa: E731
-            np.concatenate([np.asarray(stacked[n], F32)[snaps] for n in names], axis=-1))
+        gather = lambda *names: np.concatenate(  # noqa: E731  (a new C-contiguous array)
+            [np.asarray(stacked[n], F32)[snaps] for n in names], axis=-1)
 
         def per_row(*names):
             """Biases of each sorted row (B, n)."""
-            return np.ascontiguousarray(gather(*names)[groups.of_sorted])
+            return gather(*names)[groups.of_sorted]
 
         self.w0, self.b0 = gather("dense0_w"), per_row("dense0_b")
         if self.two:
@@ -278,7 +278,7 @@ class PopulationSampler:
             out = self._impl.step(self.carry, obs, self.groups)
         else:
             order = self.groups.order
-            out_sorted, self.carry = self._impl.step(self.carry, np.ascontiguousarray(obs[order]))
+            out_sorted, self.carry = self._impl.step(self.carry, obs[order])
             out = np.empty((self.batch, out_sorted.shape[1]), F32)
             out[order] = out_sorted
         if self.record:
