@@ -32,6 +32,32 @@ import time
 from pathlib import Path
 
 
+def fixed_population_update(population: int, grid: int = 3):
+    """``(cfg, update)``: the paper preset's LOQA configuration on the ``grid`` x ``grid`` Coin Game and
+    a function that runs one update of it against the same ``population`` fresh snapshots every time
+    (no update pushes a snapshot, so the population's stacked copy is built once)."""
+    import numpy as np
+
+    from pola_nb.generics import init_net, init_state, make_learner, train_step
+    from pola_nb.sampled import tree
+    from pola_nb.sampled.config import preset_config
+
+    cfg = preset_config("coin", "loqa", "paper", grid=grid)
+    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
+    rng = np.random.default_rng(0)
+    state = init_state(learner, game, rng)
+    snaps = [tree.copy(init_net(learner.actor, rng)) for _ in range(population)]
+    state["population"].extend({"pol": p, "q": init_net(learner.q, rng)} for p in snaps)
+
+    def update() -> None:
+        nonlocal state
+        state["step"] = np.int64(1)  # not a multiple of population_every: the population stays as set
+        state, _ = train_step(learner, game, state, rng)
+        del state["population"][population:]
+
+    return cfg, update
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -47,29 +73,19 @@ def main() -> None:
     import numpy as np
     from update_step import sgemm_peak  # this folder's update benchmark (the script's folder is on sys.path)
 
-    from pola_nb.generics import init_net, init_state, make_learner, train_step
-    from pola_nb.sampled import fused, tree
-    from pola_nb.sampled.config import preset_config
+    from pola_nb.sampled import fused
     from pola_nb.sampled.process import pinned_numba_threads
 
     peak = sgemm_peak(1)  # also leaves BLAS at one thread, the way training runs
-    cfg = preset_config("coin", "loqa", "paper", grid=args.grid)
-    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
-    rng = np.random.default_rng(0)
-    state = init_state(learner, game, rng)
-    snaps = [tree.copy(init_net(learner.actor, rng)) for _ in range(args.population)]
-    state["population"].extend({"pol": p, "q": init_net(learner.q, rng)} for p in snaps)
-    state["step"] = np.int64(1)  # not a multiple of population_every: the population stays as set
+    cfg, update = fixed_population_update(args.population, args.grid)
     times = []
     with pinned_numba_threads(1):
-        state, _ = train_step(learner, game, state, rng)  # warm-up (compilation, allocation)
+        update()  # warm-up (compilation, allocation)
         fused.FLOPS = [0]
         for _ in range(args.repeats):
-            state["step"] = np.int64(1)
             t = time.perf_counter()
-            state, _ = train_step(learner, game, state, rng)
+            update()
             times.append(time.perf_counter() - t)
-            del state["population"][args.population:]  # the same Population: its stacked copy is kept
         flops = fused.FLOPS[0] / args.repeats
         fused.FLOPS = None
     best = min(times)

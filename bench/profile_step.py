@@ -122,29 +122,18 @@ def _pola_dice_step(args: argparse.Namespace):
 
 def _loqa_step(args: argparse.Namespace):
     """One LOQA update at the paper preset against ``args.population`` snapshots (a closure) and the settings."""
-    import numpy as np
+    from loqa_step import fixed_population_update  # this folder's LOQA benchmark (the script's folder is on sys.path)
 
-    from pola_nb.generics import init_net, init_state, make_learner, train_step
-    from pola_nb.sampled import tree
-    from pola_nb.sampled.config import preset_config
     from pola_nb.sampled.process import pinned_numba_threads, training_process
 
     training_process()
-    cfg = preset_config("coin", "loqa", "paper", grid=args.grid)
-    learner, game = make_learner(cfg.hp, cfg), cfg.make_game()
-    rng = np.random.default_rng(0)
-    state = init_state(learner, game, rng)
-    state["population"].extend({"pol": tree.copy(init_net(learner.actor, rng)), "q": init_net(learner.q, rng)}
-                               for _ in range(args.population))
+    cfg, update = fixed_population_update(args.population, args.grid)
 
     def step():
-        nonlocal state
-        state["step"] = np.int64(1)  # not a multiple of population_every: the population stays as set
         with pinned_numba_threads(1):
-            state, _ = train_step(learner, game, state, rng)
-        del state["population"][args.population:]
+            update()
 
-    return step, {"algo": "loqa", "game": "coin", "grid": args.grid, "batch": learner.hp.batch_size,
+    return step, {"algo": "loqa", "game": "coin", "grid": args.grid, "batch": cfg.hp.batch_size,
                   "population": args.population}
 
 
